@@ -1,0 +1,83 @@
+"""The small interfaces the pure core talks to; adapters implement them at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Protocol
+
+
+class Speaker(Protocol):
+    """Says sentences to the user: a console, a test fake or a real voice."""
+
+    def say(self, text: str) -> None:
+        """Queue ``text`` to be spoken after anything already queued; returns at once."""
+
+    def stop(self) -> None:
+        """Cut off whatever is being said and drop everything queued."""
+
+
+class VoiceControl(Protocol):
+    """Changes how the voice sounds; remembered between sessions."""
+
+    def adjust(self, setting: str) -> str:
+        """Apply "slower", "faster", "louder" or "softer"; returns what to tell the user."""
+
+
+class Timer(Protocol):
+    """A scheduled callback that can be cancelled."""
+
+    def cancel(self) -> None:
+        """Stop the callback from running; harmless if it already ran."""
+
+
+class Clock(Protocol):
+    """Session time in seconds and callbacks at a session time; run by the one loop."""
+
+    def now(self) -> float:
+        """Seconds of session time, monotonic."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` on the loop after ``delay`` seconds of session time."""
+
+
+class Outcome(StrEnum):
+    """How a session ended."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    PAIN = "pain"
+    CRASHED = "crashed"
+
+
+class SessionRecorder(Protocol):
+    """Where a session writes what happens, as it happens (history.History)."""
+
+    def start_session(self, routine_id: str, profile: str) -> int:
+        """Record a new running session; returns its id."""
+
+    def start_set(
+        self, session_id: int, exercise_id: str, set_no: int, side: str | None, reps_planned: int
+    ) -> int:
+        """Record a set as begun; returns its id."""
+
+    def rep_done(self, set_id: int, reps_done: int) -> None:
+        """Record that ``reps_done`` repetitions of the set are complete."""
+
+    def end_set(self, set_id: int, reps_done: int, how: str) -> None:
+        """Record a set as over: ``how`` is "completed", "done" (tired), "skipped" or "ended"."""
+
+    def event(self, session_id: int, kind: str, detail: str = "") -> None:
+        """Record a pause, resume, longer rest, skip or other event."""
+
+    def end_session(
+        self,
+        session_id: int,
+        outcome: Outcome,
+        exercise_id: str | None,
+        set_no: int | None,
+        rep_no: int | None,
+        side: str | None,
+    ) -> None:
+        """Record how the session ended and where it was."""
