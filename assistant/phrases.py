@@ -155,7 +155,8 @@ def hold(exercise: Exercise) -> str:
 
 RELEASE = "And release."
 HOLD_RESUMED = "Lift again, and hold."
-RELAX = "Resuming. Relax for a moment."
+RELAX = "Relax for a moment."
+RESUMING = "Resuming."
 
 
 def rest_start(seconds: float) -> str:
@@ -212,11 +213,6 @@ def skipped(exercise: Exercise) -> str:
 
 
 PAUSED = "Paused. Say resume when you are ready to go on, or stop to end the session."
-
-
-def resumed(what: str) -> str:
-    """After "resume"."""
-    return f"Resuming. {what}"
 
 
 def summary(exercises: int, sets: int, reps: int, minutes: float) -> str:

@@ -457,6 +457,7 @@ class Session:
 
     def _resume(self) -> None:
         self._resuming = True
+        self._say(phrases.RESUMING, keep=False)
         self._record("event", self.session_id, "resume", self._paused.state if self._paused else "")
 
     def _resumed(self) -> bool:
