@@ -6,10 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from assistant import __version__, phrases
 from assistant.config import Settings, load_settings
+from assistant.engines import ENGINES
 from assistant.errors import CoachError
 from assistant.routine import Exercise, builtin_routines, resolve_routine
 
@@ -37,6 +39,34 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="real seconds per session second (0.01 runs holds and rests 100 times faster)",
     )
+    run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="speech recognizer: vosk if its model is present, else pocketsphinx (default)",
+    )
+    run.add_argument("--model", type=Path, help="a vosk model folder")
+    run.add_argument("--audio-in", type=Path, help="listen to this WAV instead of the microphone")
+    run.add_argument("--audio-out", type=Path, help="speak into this WAV instead of the speaker")
+    run.add_argument(
+        "--voice",
+        choices=("espeak", "piper"),
+        default="espeak",
+        help="espeak (pyttsx3, default) or the Piper neural voice",
+    )
+    run.add_argument("--input-device", help="microphone name or number (see 'devices')")
+    run.add_argument("--output-device", help="speaker name or number (see 'devices')")
+
+    commands.add_parser("devices", help="list microphones and speakers")
+    check = commands.add_parser(
+        "check", help="say a sentence, record two seconds and report the level"
+    )
+    check.add_argument("--input-device", help="microphone name or number")
+    check.add_argument("--seconds", type=float, default=2.0, help="how long to record")
+    fetch = commands.add_parser(
+        "fetch-model", help="download the small English vosk model into the data folder"
+    )
+    fetch.add_argument("--force", action="store_true", help="download again even if present")
 
     routines = commands.add_parser("list", help="name the routines and their exercises")
     routines.add_argument("--routine", help="only this routine (id or file)")
@@ -66,6 +96,21 @@ def main(
             return _list(args, stdout)
         if args.command == "history":
             return _history(args, stdout)
+        if args.command == "devices":
+            from assistant.devices import list_devices
+
+            print(list_devices(), file=stdout)
+            return 0
+        if args.command == "check":
+            from assistant.devices import check
+
+            return check(_device(args.input_device), args.seconds, stdout)
+        if args.command == "fetch-model":
+            from assistant.model import fetch_model
+
+            path = fetch_model(_settings(args).data_dir, progress=sys.stderr, force=args.force)
+            print(f"vosk model ready in {path}", file=stdout)
+            return 0
         _parser().print_help(stdout)
         return 0
     except CoachError as err:
@@ -83,57 +128,31 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(flags)
 
 
+def _device(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
 def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from assistant.clock import EventLoop
-    from assistant.console import ConsoleSpeaker, LineReader
-    from assistant.grammar import default_grammar_path, load_grammar
-    from assistant.history import History
-    from assistant.runner import build_session, hear, run_session
-    from assistant.session import Timing
+    from assistant.app import VoiceOptions, run_text, run_voice
 
     settings = _settings(args)
-    if not args.text:
-        raise CoachError(
-            "the spoken voice and microphone are not available in this version; "
-            "run 'exercise-coach run --text' to use the coach in text mode"
+    if args.text:
+        result = run_text(settings, stdin, stdout)
+    else:
+        options = VoiceOptions(
+            engine=args.engine,
+            model=args.model,
+            audio_in=args.audio_in,
+            audio_out=args.audio_out,
+            voice=args.voice,
+            input_device=_device(args.input_device),
+            output_device=_device(args.output_device),
         )
-    routine = resolve_routine(settings.routine)
-    grammar = load_grammar(default_grammar_path(settings.language))
-    timing = Timing(
-        position_seconds=settings.position_seconds,
-        move_seconds=settings.move_seconds,
-        words_per_minute=settings.words_per_minute,
-    )
-    speaker = ConsoleSpeaker(stdout)
-    loop = EventLoop(time_scale=settings.time_scale)
-    with History(settings.history_path) as history:
-        crashed = history.recover_crashed()
-        if crashed:
-            _LOGGER.warning("Sessions %s had been interrupted; recorded as crashed", crashed)
-        session = build_session(
-            routine,
-            speaker,
-            loop,
-            history,
-            timing,
-            settings.profile,
-            settings.sessions_per_extra_set,
-        )
-        reader = LineReader(stdin, lambda text: loop.post(lambda: _heard(text)))
-
-        def _heard(text: str) -> None:
-            hear(session, grammar, text)
-
-        print(
-            "Type what you would say: pause, resume, longer rest, next, repeat, help, stop, "
-            "done, ready, or pain.",
-            file=stdout,
-        )
-        result = run_session(session, loop, history, reader.start)
+        result = run_voice(settings, options, stdout)
     if result.pain_failures:
         print(f"exercise-coach: {phrases.pain_advice()}", file=sys.stderr)
         print(
-            f"exercise-coach: failed while stopping for pain: {', '.join(result.pain_failures)}",
+            "exercise-coach: failed while stopping for pain: " + ", ".join(result.pain_failures),
             file=sys.stderr,
         )
     return result.exit_code

@@ -23,3 +23,15 @@ class ConfigError(CoachError):
 
 class HistoryError(CoachError):
     """The history database cannot be opened or written."""
+
+
+class RecognizerError(CoachError):
+    """A speech recognizer cannot start: missing words, bad grammar, broken engine."""
+
+
+class ModelError(CoachError):
+    """A speech model folder is missing, partial or corrupt, or its download failed."""
+
+
+class AudioError(CoachError):
+    """No usable microphone or speaker, or an audio file that cannot be used."""

@@ -132,7 +132,7 @@ def steps(exercise: Exercise, side: Side | None) -> str:
     return "Here is the movement. " + " ".join(chosen)
 
 
-def lift(exercise: Exercise, set_no: int, sets: int, rep_no: int, first_of_set: bool) -> str:
+def lift(exercise: Exercise, set_no: int, sets: int, rep_no: int) -> str:
     """The cue that starts one repetition, with the set and repetition count."""
     reps = exercise.reps
     if reps.until_tired:
@@ -141,7 +141,7 @@ def lift(exercise: Exercise, set_no: int, sets: int, rep_no: int, first_of_set: 
             count += " Say done when you are tired."
     else:
         count = f"Repetition {number(rep_no)} of {number(reps.count)}."
-    if first_of_set and sets > 1:
+    if sets > 1:
         count = f"Set {number(set_no)} of {number(sets)}. {count}"
     return f"{count} Lift."
 
@@ -180,7 +180,9 @@ def rest_resumed(seconds: float) -> str:
 def longer_rest(seconds: float, in_rest: bool, left: float | None) -> str:
     """Confirm a longer rest and say how long."""
     if in_rest and left is not None:
-        return f"All right. This rest is now {duration(seconds)}. {duration(left)} left."
+        return (
+            f"All right. This rest is now {duration(seconds)}. {duration(left).capitalize()} left."
+        )
     return f"All right. Your rests are now {duration(seconds)}."
 
 
@@ -252,6 +254,12 @@ def not_now(command: str, why: str, commands: list[str]) -> str:
 
 
 NO_VOICE_SETTINGS = "Slower, faster, louder and softer change the spoken voice, which is off now."
+
+MICROPHONE_LOST = (
+    "I cannot hear you any more: the microphone seems to be disconnected. "
+    "We are paused until it is back. If anything hurts, stop the exercise and rest."
+)
+MICROPHONE_BACK = "I can hear you again."
 
 NOT_UNDERSTOOD = "Sorry, I did not catch that. Say help to hear what you can say."
 

@@ -57,6 +57,13 @@ EQUIPMENT = frozenset({"ball", "bed or floor", "chair", "mat", "pillow", "towel"
 MAX_FILE_BYTES = 1_000_000
 """A routine is a few kilobytes; anything past this is refused unread."""
 
+# tomllib's memory grows with the square of a dotted key's depth (a 200 kB "a.a.a..." line
+# takes gigabytes), so keys nested this deep are refused before parsing. Possessive
+# quantifiers and the lookbehind keep the scan linear.
+_MAX_KEY_DEPTH = 20
+_DEEP_KEY = re.compile(
+    rf"(?<![\w-])(?:(?:[\w-]++|\"[^\"\n]*+\"|'[^'\n]*+')[ \t]*+\.[ \t]*+){{{_MAX_KEY_DEPTH}}}"
+)
 _ID = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 _MAX_TEXT = 2000
 _MAX_ITEMS = 50
@@ -254,6 +261,11 @@ def load_routine(path: Path) -> Routine:
         raise RoutineError(
             f"{label}: is not UTF-8 text (bad byte at position {error.start}); save it as UTF-8"
         ) from None
+    if _DEEP_KEY.search(text):
+        raise RoutineError(
+            f"{label}: has {_MAX_KEY_DEPTH} or more names joined by dots (like a.b.c...), "
+            "which TOML reads as keys nested that deep; a routine never needs them"
+        )
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from assistant.clock import EventLoop
 from assistant.grammar import Grammar
 from assistant.history import History
-from assistant.ports import Outcome, Speaker
+from assistant.ports import Outcome, Speaker, VoiceControl
 from assistant.routine import Routine
 from assistant.session import USER_COMMANDS, Session, Timing, sets_for_session
 
@@ -51,11 +51,14 @@ def build_session(
     timing: Timing,
     profile: str,
     sessions_per_extra_set: int,
+    voice: VoiceControl | None = None,
 ) -> Session:
     """A session whose sets follow the person's history."""
     finished = history.finished_since_last_pain(routine.id, profile)
     sets = sets_for_session(routine, finished, sessions_per_extra_set)
-    return Session(routine, speaker, loop, history, sets=sets, timing=timing, profile=profile)
+    return Session(
+        routine, speaker, loop, history, sets=sets, timing=timing, profile=profile, voice=voice
+    )
 
 
 def hear(session: Session, grammar: Grammar, text: str) -> str | None:

@@ -55,11 +55,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "other_side", "source": _SET_ENDS, "dest": "position"},
     {"trigger": "rest", "source": _SET_ENDS, "dest": "rest"},
     {"trigger": "rested", "source": "rest", "dest": "position"},
-    {"trigger": "next_exercise", "source": _SET_ENDS, "dest": "announce"},
-    {"trigger": "finish", "source": _SET_ENDS, "dest": "finished"},
+    {"trigger": "next_exercise", "source": [*_SET_ENDS, "rest"], "dest": "announce"},
+    {"trigger": "finish", "source": _SET_ENDS, "dest": "finished", "before": "_note_end"},
     # What the user says.
     {"trigger": "pain", "source": LIVE, "dest": "ended_for_pain"},
-    {"trigger": "stop", "source": LIVE, "dest": "stopped"},
+    {"trigger": "stop", "source": LIVE, "dest": "stopped", "before": "_note_end"},
     {"trigger": "pause", "source": ACTIVE, "dest": "paused", "before": "_pause"},
     *(
         {
@@ -72,7 +72,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         for name in ACTIVE
     ),
     {"trigger": "next", "source": "intro", "dest": "announce"},
-    {"trigger": "next", "source": "rest", "dest": "position", "before": "_end_rest_early"},
+    {"trigger": "next", "source": "rest", "dest": None, "after": "_skip_rest"},
     {
         "trigger": "next",
         "source": ["announce", "position", "steps", "lift", "hold", "release"],
@@ -85,7 +85,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": ["announce", "position", "steps", "lift", "hold", "release"],
         "dest": "finished",
         "unless": "has_next_exercise",
-        "before": "_skip_exercise",
+        "before": ["_note_end", "_skip_exercise"],
     },
     {"trigger": "ready", "source": ["position", "rest"], "dest": None, "after": "_ready"},
     {
@@ -199,12 +199,17 @@ class Session:
         self._timer_due = 0.0
         self._rest_ends = 0.0
         self._began = False
+        self._ended_in: str | None = None
+        """The live state the session was in when pain or stop ended it."""
         self._rest_level = -1
         self._rest_now = False
+        self._announce_after_rest = False
         self._rest_total = 0.0
         self._paused: _Paused | None = None
         self._resuming = False
         self._history_warned = False
+        self._input_lost = False
+        self._pause_reason = "user"
         self.machine = Machine(
             model=self,
             states=STATES,
@@ -254,8 +259,9 @@ class Session:
     def command(self, name: str) -> bool:
         """Act on a user command; says "not now" where it means nothing. True if it acted."""
         if name == "pain":
+            was_over = self.is_over
             self.report_pain()
-            return True
+            return not was_over
         if self.is_over:
             return False
         if name not in self.available():
@@ -280,6 +286,30 @@ class Session:
         except Exception:
             _LOGGER.exception("Voice setting %s failed", setting)
 
+    def input_lost(self) -> None:
+        """The microphone went away: pause if under way, and say so; nothing is lost."""
+        if self.is_over or self._input_lost:
+            return
+        self._input_lost = True
+        self._record("event", self.session_id, "microphone_lost", self.state)
+        if self.state in ACTIVE:
+            self._pause_reason = "microphone"
+            self.trigger("pause")
+        else:
+            self._say(phrases.MICROPHONE_LOST, keep=False)
+
+    def input_back(self) -> None:
+        """The microphone works again: resume a pause that its loss caused."""
+        if self.is_over or not self._input_lost:
+            return
+        self._input_lost = False
+        self._record("event", self.session_id, "microphone_back", self.state)
+        if self.state == "paused" and self._pause_reason == "microphone":
+            self._say(phrases.MICROPHONE_BACK, keep=False)
+            self.trigger("resume")
+        else:
+            self._say(phrases.MICROPHONE_BACK, keep=False)
+
     def not_understood(self) -> None:
         """Tell the user what was heard matched no command."""
         if not self.is_over:
@@ -295,6 +325,7 @@ class Session:
             _LOGGER.exception("Could not stop the voice for pain")
             self.pain_failures.append("voice stop")
         self._cancel_timer()
+        self._ended_in = self.state
         try:
             self.trigger("pain")
         except Exception:
@@ -347,7 +378,7 @@ class Session:
         self._say_then(phrases.steps(self.exercise, self.side), "lift")
 
     def on_enter_lift(self) -> None:
-        resumed = self._resumed()
+        self._resumed()
         c = self.cursor
         if c.reps == 0 and self._set_id is None:
             self._set_id = self._record(
@@ -358,8 +389,7 @@ class Session:
                 self.side.name if self.side else None,
                 self.exercise.reps.count,
             )
-        first = c.reps == 0 and c.side == 0 and not resumed
-        text = phrases.lift(self.exercise, c.set_no, self.sets, c.reps + 1, first)
+        text = phrases.lift(self.exercise, c.set_no, self.sets, c.reps + 1)
         self._say(text)
         self._schedule(self._speaking(text) + self._timing.move_seconds, lambda: self._fire("hold"))
 
@@ -410,7 +440,8 @@ class Session:
         self._schedule_rest_tick()
 
     def on_enter_paused(self) -> None:
-        self._say(phrases.PAUSED, keep=False)
+        lost = self._pause_reason == "microphone"
+        self._say(phrases.MICROPHONE_LOST if lost else phrases.PAUSED, keep=False)
         self._record("event", self.session_id, "pause", self._paused.state if self._paused else "")
 
     def on_enter_finished(self) -> None:
@@ -439,11 +470,11 @@ class Session:
             if self._set_id is not None:
                 self._recorder.end_set(self._set_id, self.cursor.reps, "pain")
                 self._set_id = None
-            if self.session_id is not None:
-                self._recorder.event(self.session_id, "pain", self._where_text())
-                self._recorder.end_session(self.session_id, Outcome.PAIN, *where)
-            else:
-                self.pain_failures.append("history")
+            if self.session_id is None:
+                # Pain before the session began is still a session that ended for pain.
+                self.session_id = self._recorder.start_session(self.routine.id, self.profile)
+            self._recorder.event(self.session_id, "pain", self._where_text())
+            self._recorder.end_session(self.session_id, Outcome.PAIN, *where)
         except Exception:
             _LOGGER.exception("Could not record the pain stop")
             self.pain_failures.append("history")
@@ -457,6 +488,7 @@ class Session:
 
     def _resume(self) -> None:
         self._resuming = True
+        self._pause_reason = "user"
         self._say(phrases.RESUMING, keep=False)
         self._record("event", self.session_id, "resume", self._paused.state if self._paused else "")
 
@@ -467,10 +499,23 @@ class Session:
         self._resuming = False
         return True
 
+    def _note_end(self) -> None:
+        self._ended_in = self.state
+
+    def _skip_rest(self) -> None:
+        self._end_rest_early()
+        self._rest_over()
+
+    def _rest_over(self) -> None:
+        if self._announce_after_rest:
+            self._announce_after_rest = False
+            self._fire("next_exercise")
+        else:
+            self._fire("rested")
+
     def _ready(self) -> None:
         if self.state == "rest":
-            self._end_rest_early()
-            self._fire("rested")
+            self._skip_rest()
         else:
             self._cancel_timer()
             self._in_position()
@@ -510,6 +555,9 @@ class Session:
             self._say(phrases.longer_rest(seconds, False, None), keep=False)
 
     def _repeat(self) -> None:
+        if self.state == "paused":
+            self._say(phrases.PAUSED, keep=False)
+            return
         self._say(self.last_instruction or phrases.help_text(self.available()), keep=False)
 
     def _help(self) -> None:
@@ -551,7 +599,8 @@ class Session:
         if c.side + 1 < max(1, len(self.exercise.sides)):
             c.side += 1
             c.reps = 0
-            self._fire("other_side")
+            # A longer rest asked for during the set comes before the other side.
+            self._fire("rest" if self._rest_now else "other_side")
             return
         self.sets_completed += 1
         if c.set_no < self.sets:
@@ -563,7 +612,12 @@ class Session:
         self._say(phrases.exercise_done(self.exercise))
         if self.has_next_exercise:
             self._next_exercise_cursor()
-            self._fire("next_exercise")
+            if self._rest_now:
+                # A longer rest asked for during the last set comes before the next exercise.
+                self._announce_after_rest = True
+                self._fire("rest")
+            else:
+                self._fire("next_exercise")
         else:
             self._fire("finish")
 
@@ -592,7 +646,7 @@ class Session:
 
             def over() -> None:
                 self._say(phrases.REST_OVER)
-                self._fire("rested")
+                self._rest_over()
 
             self._schedule(left, over)
 
@@ -652,7 +706,13 @@ class Session:
         if not self._began:
             return (None, None, None, None)
         side = self.side.name if self.side else None
-        return (self.exercise.id, self.cursor.set_no, self.cursor.reps + 1, side)
+        state = self._ended_in or self.state
+        if state == "paused" and self._paused is not None:
+            state = self._paused.state
+        # In a release the repetition just done is the one that counts; elsewhere the one
+        # being done or about to begin.
+        rep_no = self.cursor.reps if state == "release" else self.cursor.reps + 1
+        return (self.exercise.id, self.cursor.set_no, rep_no, side)
 
     def _where_text(self) -> str:
         ex, set_no, rep, side = self.where()

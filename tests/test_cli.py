@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from assistant.ports import Outcome
 from assistant.runner import EXIT_PAIN
 
 FAST = "0.0005"
+COACH = (sys.executable, "-m", "assistant")
 
 
 def _coach(
@@ -125,3 +127,32 @@ def test_bad_config_value_is_reported(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "time_scale" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_kill_9_mid_session_loses_at_most_the_current_repetition(_private_dirs: Path) -> None:
+    coach = subprocess.Popen(
+        [*COACH, "run", "--text", "--routine", "spine", "--time-scale", "0.01"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert coach.stdout is not None
+    said: list[str] = []
+    for line in coach.stdout:
+        said.append(line)
+        if "Repetition four." in line:
+            break
+    os.kill(coach.pid, signal.SIGKILL)
+    coach.wait(timeout=10)
+    coach.stdout.close()
+    assert coach.stdin is not None
+    coach.stdin.close()
+    # Three repetitions were released before "Repetition four" was said: all three are kept.
+    assert sum("And release." in line for line in said) == 3
+    done = _coach("history")
+    assert "crashed at neck_press set 1" in done.stdout
+    with _history(_private_dirs) as history:
+        (session,) = history.recent_sessions()
+        (first_set,) = history.sets_of(session.id)
+    assert session.outcome is Outcome.CRASHED
+    assert first_set.reps_done == 3

@@ -135,3 +135,32 @@ def test_line_reader_hands_over_each_line_then_the_end() -> None:
     reader._thread.join(timeout=5)
     assert lines == ["pause", "resume"]
     assert ended == [True]
+
+
+def test_microphone_lost_pauses_and_its_return_resumes(tmp_path: Path) -> None:
+    session, clock, out, history = _console_session("strong_back", tmp_path)
+    session.begin()
+    clock.run_until(lambda: session.state == "hold")
+    session.input_lost()
+    assert session.state == "paused"
+    clock.advance(600)
+    assert session.state == "paused", "nothing carries on blind while the mic is gone"
+    session.input_back()
+    assert session.state == "hold"
+    clock.run_until(lambda: session.is_over)
+    history.close()
+    text = out.getvalue()
+    assert "the microphone seems to be disconnected" in text
+    assert "I can hear you again." in text
+    assert session.outcome is Outcome.FINISHED
+
+
+def test_user_pause_is_not_resumed_by_the_microphone_coming_back(tmp_path: Path) -> None:
+    session, clock, _out, history = _console_session("strong_back", tmp_path)
+    session.begin()
+    clock.run_until(lambda: session.state == "rest" or session.state == "position")
+    hear(session, GRAMMAR, "pause")
+    session.input_lost()
+    session.input_back()
+    history.close()
+    assert session.state == "paused"

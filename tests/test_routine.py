@@ -262,6 +262,21 @@ def test_huge_file_is_refused(tmp_path: Path) -> None:
         load_routine(path)
 
 
+def test_deeply_dotted_key_is_refused_before_parsing(tmp_path: Path) -> None:
+    # tomllib would need gigabytes for this 200 kB line.
+    path = tmp_path / "deep.toml"
+    path.write_text("a." * 100_000 + "b = 1\n", encoding="utf-8")
+    with pytest.raises(RoutineError, match=r"deep\.toml: has 20 or more names joined by dots"):
+        load_routine(path)
+
+
+def test_deeply_nested_arrays_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nested.toml"
+    path.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(RoutineError, match=r"nested\.toml: is not valid TOML: nested too deeply"):
+        load_routine(path)
+
+
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text('id = "x"\ntitle = "unclosed\n', encoding="utf-8")
