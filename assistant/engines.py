@@ -1,0 +1,47 @@
+"""Choosing the speech recognizer: vosk when its model is present, otherwise pocketsphinx."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from assistant.errors import ModelError, RecognizerError
+from assistant.grammar import Grammar
+from assistant.ports import Recognizer
+
+_LOGGER = logging.getLogger(__name__)
+
+ENGINES = ("auto", "vosk", "pocketsphinx")
+
+
+def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str, Path | None]:
+    """The engine to use and, for vosk, its model folder.
+
+    ``auto`` picks vosk when ``model`` is given or a fetched model is in ``data_dir``, and
+    pocketsphinx (whose model ships with it) otherwise.
+    """
+    from assistant.model import find_model
+
+    if engine not in ENGINES:
+        raise RecognizerError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    found = model or find_model(data_dir)
+    if engine == "pocketsphinx" or (engine == "auto" and found is None):
+        return "pocketsphinx", None
+    if found is None:
+        raise ModelError(
+            "no vosk model found: run 'exercise-coach fetch-model' to download the small "
+            "English model, or point --model at a vosk model folder"
+        )
+    return "vosk", found
+
+
+def make_recognizer(engine: str, model: Path | None, grammar: Grammar) -> Recognizer:
+    """Load the chosen recognizer with the command grammar."""
+    if engine == "vosk":
+        from assistant.asr_vosk import VoskRecognizer
+
+        assert model is not None
+        return VoskRecognizer(model, grammar)
+    from assistant.asr_pocketsphinx import PocketsphinxRecognizer
+
+    return PocketsphinxRecognizer(grammar)
