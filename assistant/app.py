@@ -95,7 +95,7 @@ def run_text(settings: Settings, stdin: TextIO, stdout: TextIO) -> SessionResult
 
 def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> SessionResult:
     """A spoken session: the voice speaks, the recognizer listens, nobody touches anything."""
-    from assistant.echo import make_echo_guard
+    from assistant.echo import EchoGuard
     from assistant.engines import choose_engine, make_recognizer
     from assistant.listener import Listener
     from assistant.mic import FileSource, Microphone, read_wav
@@ -156,7 +156,7 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
                 on_lost=session.input_lost,
                 on_back=session.input_back,
                 on_failed=lambda what: _LOGGER.error("%s keeps failing", what),
-                echo=make_echo_guard(voice, grammar),
+                echo=EchoGuard(voice.reference, voice.rate, lambda: voice.spoken, grammar),
             )
             speaker.say(f"Listening with {recognizer.name}.")
             try:

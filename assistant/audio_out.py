@@ -174,12 +174,14 @@ class DeviceOutput:
     def __init__(
         self,
         device: int | str | None = None,
-        latency: float | str = 0.1,
+        latency: float | str = 0.25,
         rate: int | None = None,
     ) -> None:
         """``latency`` in seconds bounds how long stop() takes to be heard (~latency + 10 ms)."""
         self._device = device
         self._requested_latency = latency
+        self._origin: float | None = None
+        self._frames = 0
         self.rate = rate or 0
         self._queue = PlayQueue()
         self._stream: Any = None
@@ -217,19 +219,36 @@ class DeviceOutput:
         if status.output_underflow:
             self.underflows += 1
         block = outdata[:, 0]
-        delay = time_info.outputBufferDacTime - time_info.currentTime
-        if not 0.0 <= delay < 1.0:
-            delay = self.latency
-        self._queue.pull_into(block, now + delay, self.rate)
-        self.reference_log.add(now + delay, block)
+        if self._origin is None or status.output_underflow:
+            # Place blocks by counting frames from one anchor, so the reference does not
+            # jitter with the callback's scheduling; re-anchor only when the device skipped.
+            delay = time_info.outputBufferDacTime - time_info.currentTime
+            if not 0.0 <= delay < 1.0:
+                delay = self.latency
+            self._origin = now + delay - self._frames / self.rate
+        heard_at = self._origin + self._frames / self.rate
+        self._frames += frames
+        self._queue.pull_into(block, heard_at, self.rate)
+        self.reference_log.add(heard_at, block)
 
     def play(self, samples: Samples) -> None:
         """Queue samples for the callback."""
         self._queue.push(samples)
 
     def clear(self) -> None:
-        """Drop everything queued; the next callback writes silence."""
+        """Drop everything queued, including what the device has buffered (stop() is prompt)."""
         self._queue.clear()
+        stream = self._stream
+        if stream is None:
+            return
+        try:
+            # Aborting discards the device's buffer, so a generous latency (which keeps a busy
+            # process from underrunning) does not delay silence.
+            stream.abort()
+            self._origin = None
+            stream.start()
+        except Exception:
+            _LOGGER.exception("Could not flush the sound output")
 
     def heard_until(self) -> float:
         """When the queued audio will have been heard, from our own clock."""

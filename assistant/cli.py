@@ -89,6 +89,8 @@ def main(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # transitions logs every callback at INFO; only its warnings are worth a user's screen.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
         if args.command == "run":
             return _run(args, stdin, stdout)

@@ -38,7 +38,7 @@ MAX_FILE_BYTES = 1_000_000
 """Bytes; a real grammar file is a few kilobytes."""
 
 _TOP_FIELDS = ("language", "commands")
-_COMMAND_FIELDS = ("description", "phrases", "safety")
+_COMMAND_FIELDS = ("description", "phrases", "safety", "voice_phrases")
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u02b9\u2032`\u00b4", "'"))
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 
@@ -75,6 +75,8 @@ class Command:
     """Spoken in "help", e.g. "say pause to take a break"."""
     safety: bool = False
     """Safety-critical: a phrase anywhere in the heard text wins over every other command."""
+    voice_phrases: tuple[str, ...] = ()
+    """The phrases a speech recognizer listens for (distinct, not too short); empty: all."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,21 @@ def _parse_command(path: Path, name: str, fields: object) -> Command:
         if not isinstance(phrase, str):
             raise GrammarError(f"{where}: phrases[{number}] must be a string, got {_kind(phrase)}")
         normalised.append(_check_phrase(f"{where}: phrases[{number}] {phrase!r}", phrase))
-    return Command(name, tuple(normalised), description.strip(), safety)
+    spoken = fields.get("voice_phrases", [])
+    if not isinstance(spoken, list):
+        raise GrammarError(
+            f"{where}: voice_phrases must be an array of strings, got {_kind(spoken)}"
+        )
+    voice: list[str] = []
+    for number, phrase in enumerate(spoken, start=1):
+        label = f"{where}: voice_phrases[{number}]"
+        if not isinstance(phrase, str):
+            raise GrammarError(f"{label} must be a string, got {_kind(phrase)}")
+        checked = _check_phrase(f"{label} {phrase!r}", phrase)
+        if checked not in normalised:
+            raise GrammarError(f"{label} {phrase!r} must also be one of the command's phrases")
+        voice.append(checked)
+    return Command(name, tuple(normalised), description.strip(), safety, tuple(voice))
 
 
 def _check_phrase(where: str, phrase: str) -> str:

