@@ -9,6 +9,7 @@ from fakes import FakeRecorder, FakeSpeaker
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from test_session import APPLIES
 
 from assistant import phrases
 from assistant.clock import ManualClock
@@ -29,20 +30,6 @@ EPSILON = 1e-6
 _EVERYDAY = tuple(name for name in USER_COMMANDS if name not in ("pain", "stop"))
 COMMANDS = _EVERYDAY * 6 + ("pain", "stop")
 """Weighted so that most runs go on for a while before they end."""
-
-APPLIES: dict[str, set[str]] = {
-    "pain": set(LIVE),
-    "stop": set(LIVE),
-    "pause": set(ACTIVE),
-    "resume": {"paused"},
-    "next": set(ACTIVE),
-    "longer_rest": {*ACTIVE, "paused"},
-    "repeat": {*ACTIVE, "paused"},
-    "help": {*ACTIVE, "paused"},
-    "done": {"lift", "hold", "release"},
-    "ready": {"position", "rest"},
-}
-"""Where each command means something, from the product issue ("done" only in open sets)."""
 
 
 @functools.cache
