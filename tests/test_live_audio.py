@@ -125,3 +125,48 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
     for words in ("stop the exercise", "comfortable position", "doctor"):
         assert words in after
     assert "get into position" not in after, "the coach went on with the exercise"
+
+
+def test_recorded_audio_in_and_spoken_audio_out_files(tmp_path: Path) -> None:
+    """`--audio-in` and `--audio-out`: a session against a recording, spoken into a WAV."""
+    heard = tmp_path / "user.wav"
+    pain = at_level(synthesize("I'm in pain", PIPER), -20.0)
+    _write_wav(heard, np.concatenate([np.zeros(8 * SAMPLE_RATE, np.int16), pain]))
+    spoken = tmp_path / "coach.wav"
+    files = ["--audio-in", str(heard), "--audio-out", str(spoken)]
+    env = {**os.environ, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [*COACH, "run", "--routine", "spine", "--engine", "pocketsphinx", *files],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == EXIT_PAIN, done.stdout[-2000:] + done.stderr[-2000:]
+    with wave.open(str(spoken), "rb") as wav:
+        rate = wav.getframerate()
+        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32)
+    seconds = audio.size / rate
+    assert 8.0 < seconds < 60.0, seconds
+    text = _transcribe(audio / 32768.0, rate)
+    print("COACH WAV:", text)
+    assert "welcome" in text
+    assert "doctor" in text.split("welcome", 1)[1]
+
+
+def test_audio_in_that_is_not_a_wav_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("this is not audio", encoding="utf-8")
+    env = {**os.environ, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [*COACH, "run", "--engine", "pocketsphinx", "--audio-in", str(bogus)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "notes.wav" in done.stderr and "not a readable WAV" in done.stderr
+    assert "Traceback" not in done.stderr
