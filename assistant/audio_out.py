@@ -182,6 +182,7 @@ class DeviceOutput:
         self._requested_latency = latency
         self._origin: float | None = None
         self._frames = 0
+        self._flushing = threading.Event()
         self.rate = rate or 0
         self._queue = PlayQueue()
         self._stream: Any = None
@@ -236,19 +237,26 @@ class DeviceOutput:
         self._queue.push(samples)
 
     def clear(self) -> None:
-        """Drop everything queued, including what the device has buffered (stop() is prompt)."""
+        """Drop everything queued and flush the device's buffer; never blocks the caller."""
         self._queue.clear()
         stream = self._stream
-        if stream is None:
+        if stream is None or self._flushing.is_set():
             return
+        self._flushing.set()
+        # Aborting discards the device's buffer, so a generous latency (which keeps a busy
+        # process from underrunning) does not delay silence. It runs on its own thread: on a
+        # device that has gone away PortAudio can block, and stop() is on the pain path.
+        threading.Thread(target=self._flush, args=(stream,), name="flush", daemon=True).start()
+
+    def _flush(self, stream: Any) -> None:
         try:
-            # Aborting discards the device's buffer, so a generous latency (which keeps a busy
-            # process from underrunning) does not delay silence.
             stream.abort()
             self._origin = None
             stream.start()
         except Exception:
             _LOGGER.exception("Could not flush the sound output")
+        finally:
+            self._flushing.clear()
 
     def heard_until(self) -> float:
         """When the queued audio will have been heard, from our own clock."""

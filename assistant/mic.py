@@ -20,6 +20,8 @@ BLOCK_SECONDS = 0.1
 """Audio per chunk handed to the recognizer."""
 SILENCE_TIMEOUT = 1.5
 """Seconds without any callback from a running stream before the device counts as gone."""
+START_TIMEOUT = 6.0
+"""Seconds a new stream may take to deliver its first audio (sound servers buffer at start)."""
 
 
 class MicrophoneError(AudioError):
@@ -43,6 +45,7 @@ class Microphone:
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=200)
         self._stream: Any = None
         self._last_audio = 0.0
+        self._started = False
         self.overflows = 0
         """Input overflows reported by PortAudio (audio the system dropped)."""
         self.dropped = 0
@@ -82,10 +85,12 @@ class Microphone:
         except queue.Empty:
             stream = self._stream
             silent_for = time.monotonic() - self._last_audio
-            if stream is None or not stream.active or silent_for > SILENCE_TIMEOUT:
+            limit = SILENCE_TIMEOUT if self._started else START_TIMEOUT
+            if stream is None or not stream.active or silent_for > limit:
                 raise MicrophoneError("the microphone stopped sending audio") from None
             return None
         self._last_audio = time.monotonic()
+        self._started = True
         return chunk
 
     def close(self) -> None:

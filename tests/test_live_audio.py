@@ -10,6 +10,7 @@ sink played, and checks with a reference transcriber (whisper tiny.en) what the 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pulse import PulseAudio, pulse_audio
+from pulse import PulseAudio, pulse_audio, pulse_server
 from speech import PIPER, at_level, synthesize
 
 from assistant.ports import SAMPLE_RATE
@@ -29,6 +30,8 @@ from assistant.runner import EXIT_PAIN
 __all__ = ["pulse_audio"]
 
 COACH = (sys.executable, "-m", "assistant")
+DAEMON = ("pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n")
+SINK = ("--load=module-null-sink sink_name=virt", "--load=module-always-sink")
 
 
 def _write_wav(path: Path, audio: npt.NDArray[np.int16]) -> None:
@@ -65,11 +68,11 @@ class _Lines:
         for line in self._stream:
             self.lines.append((time.monotonic(), line.rstrip("\n")))
 
-    def wait_for(self, text: str, timeout: float) -> float:
+    def wait_for(self, text: str, timeout: float, after: float = 0.0) -> float:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for at, line in self.lines:
-                if text in line:
+                if text in line and at >= after:
                     return at
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not said within {timeout} s: {self.lines[-5:]}")
@@ -170,3 +173,57 @@ def test_audio_in_that_is_not_a_wav_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "notes.wav" in done.stderr and "not a readable WAV" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _start_daemon(pulse: PulseAudio) -> int:
+    socket = pulse.env["PULSE_SERVER"].removeprefix("unix:")
+    subprocess.run(
+        [*DAEMON, f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}", *SINK],
+        env={**os.environ, **pulse.env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=20,
+    )
+    return int((pulse.runtime_dir / "pulse" / "pid").read_text().split()[0])
+
+
+def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it(
+    tmp_path: Path,
+) -> None:
+    # Its own sound server: this test takes it away. (PulseAudio moves a stream whose source
+    # is unloaded to another source, so only the server going away loses the microphone.)
+    with pulse_server() as pulse:
+        env = {**os.environ, **pulse.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
+        coach = subprocess.Popen(
+            [*COACH, "-v", "run", "--routine", "spine", "--engine", "pocketsphinx"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert coach.stdout is not None and coach.stderr is not None
+        lines = _Lines(coach.stdout)
+        try:
+            lines.wait_for("Welcome.", timeout=60)
+            time.sleep(4.0)
+            unplugged = time.monotonic()
+            os.kill(pulse.pid, signal.SIGKILL)  # every sound device is gone
+            lost = lines.wait_for("the microphone seems to be disconnected", 30, unplugged)
+            time.sleep(3.0)
+            assert coach.poll() is None, "the coach must wait, not give up"
+            pulse.pid = _start_daemon(pulse)  # and back
+            back = lines.wait_for("I can hear you again.", 30, lost)
+            lines.wait_for("Resuming.", 10, back)
+        finally:
+            coach.kill()
+            coach.wait()
+            stderr = coach.stderr.read()
+            coach.stdout.close()
+            coach.stderr.close()
+    print(
+        f"REPORT microphone loss noticed {lost - unplugged:.1f} s after the sound server went; "
+        f"back {back - lost:.1f} s after that"
+    )
+    assert "Microphone lost" in stderr

