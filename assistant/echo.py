@@ -94,6 +94,9 @@ class EchoSettings:
     own_evidence: float = 0.05
     """Seconds of other speech in a segment (or just before it, where the endpointer may
     not yet have started it) that make a self-word the user's after all."""
+    warmup: float = 4.0
+    """Seconds of the coach's speech the canceller learns from before non-safety commands
+    heard over that speech are believed."""
     keep_seconds: float = 30.0
     """Seconds of frame statistics kept for the check."""
 
@@ -322,6 +325,9 @@ class EchoGuard:
         self._rate = reference_rate
         self._spoken = spoken
         self._phrases = {c.name: tuple(p.split() for p in c.phrases) for c in grammar.commands}
+        self._safety = {c.name for c in grammar.commands if c.safety}
+        self.echo_seconds = 0.0
+        """Seconds of the coach's playback the canceller has learned from."""
         self._canceller: _Nlms | _WebRtc | None = None
         self._near_end = _NearEnd(self.settings)
         self._resampler: _Resampler | None = None
@@ -377,6 +383,8 @@ class EchoGuard:
             else:
                 cleaned, echo = self._canceller.frame(m, ref[start : start + FRAME])
             near, echoing = self._near_end.judge(cleaned, echo)
+            if echoing:
+                self.echo_seconds += FRAME / SAMPLE_RATE
             self._frames.append((at + start / SAMPLE_RATE, near))
             if isinstance(self._canceller, _Nlms):
                 cleaned = self._near_end.gate(cleaned, near, echoing)
@@ -387,6 +395,15 @@ class EchoGuard:
 
     def is_own_speech(self, heard: Heard, spoken_at: tuple[float, float]) -> bool:
         """True if ``heard`` is the coach's own words over ``spoken_at`` (monotonic times)."""
+        if (
+            heard.command not in self._safety
+            and self.echo_seconds < self.settings.warmup
+            and self._words_said(spoken_at)
+        ):
+            # The canceller has not learned the echo yet: while the coach talks, only pain
+            # gets through (the user can say anything else again).
+            _LOGGER.info("Heard %r while the canceller was still learning: ignored", heard.text)
+            return True
         if not self.coach_was_saying(heard.command, spoken_at):
             return False
         evidence = self.other_speech_seconds(spoken_at)

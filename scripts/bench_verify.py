@@ -140,7 +140,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                 "false_accepts_per_hour": round(len(false) / spoken * 3600, 1),
             }
         entry["distractor_sentences"] = len(distractors)
-        entry["verify_ms_p50"] = round(1000 * (statistics.median(computes)), 1) if computes else None
+        entry["verify_ms_p50"] = (
+            round(1000 * (statistics.median(computes)), 1) if computes else None
+        )
         entry["verify_ms_p95"] = round(1000 * (_pct(computes, 0.95) or 0.0), 1)
         entry["verify_ms_max"] = round(1000 * max(computes), 1) if computes else None
         entry["verifications"] = len(computes)

@@ -20,7 +20,7 @@ GRAMMAR = load_grammar(default_grammar_path("en"))
 
 
 class FakeInner:
-    """Reports the queued ``Heard`` once the stream has reached its end time."""
+    """Reports the queued ``Heard`` once the stream is 0.3 s past its end (a hangover)."""
 
     name = "fake"
 
@@ -31,7 +31,7 @@ class FakeInner:
 
     def accept(self, pcm: bytes) -> list[Heard]:
         self.fed += len(pcm) // 2
-        ready = [h for h in self.pending if h.end <= self.fed / SAMPLE_RATE]
+        ready = [h for h in self.pending if h.end + 0.3 <= self.fed / SAMPLE_RATE]
         self.pending = [h for h in self.pending if h not in ready]
         return ready
 
@@ -108,7 +108,9 @@ def test_command_kept_when_whisper_agrees_and_cut_with_margin() -> None:
 def test_command_dropped_when_whisper_disagrees() -> None:
     for text in ("hello", "", "keep going"):
         heard = Heard("next", "next", 1.0, 1.4)
-        verified = VerifiedRecognizer(FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber(text))
+        verified = VerifiedRecognizer(
+            FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber(text)
+        )
         assert feed(verified, ramp(2.0)) == []
         (check,) = verified.verifications
         assert check.result is None and check.transcript == text
