@@ -11,7 +11,9 @@ from assistant.ports import Recognizer
 
 _LOGGER = logging.getLogger(__name__)
 
-ENGINES = ("auto", "vosk", "pocketsphinx")
+ENGINES = ("auto", "vosk", "pocketsphinx", "pocketsphinx+whisper")
+"""``pocketsphinx+whisper`` checks every command but pain with whisper tiny.en: far fewer
+false accepts, but slower and it loses some commands (scripts/bench_verify.py); opt-in."""
 
 
 def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str, Path | None]:
@@ -25,7 +27,9 @@ def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str,
     if engine not in ENGINES:
         raise RecognizerError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     found = model or find_model(data_dir)
-    if engine == "pocketsphinx" or (engine == "auto" and found is None):
+    if engine.startswith("pocketsphinx"):
+        return engine, None
+    if engine == "auto" and found is None:
         return "pocketsphinx", None
     if found is None:
         raise ModelError(
@@ -44,4 +48,17 @@ def make_recognizer(engine: str, model: Path | None, grammar: Grammar) -> Recogn
         return VoskRecognizer(model, grammar)
     from assistant.asr_pocketsphinx import PocketsphinxRecognizer
 
-    return PocketsphinxRecognizer(grammar)
+    recognizer = PocketsphinxRecognizer(grammar)
+    if engine == "pocketsphinx+whisper":
+        from assistant.verify import VerifiedRecognizer
+
+        verified = VerifiedRecognizer(recognizer, grammar)
+        try:
+            verified.load()
+        except ImportError as err:
+            raise RecognizerError(
+                f"the whisper check needs the 'verify' extra ({err}): "
+                "pip install 'exercise-coach[verify]'"
+            ) from None
+        return verified
+    return recognizer
