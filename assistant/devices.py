@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from assistant.errors import AudioError
 from assistant.ports import SAMPLE_RATE
@@ -23,20 +23,21 @@ def list_devices() -> str:
         default_in, default_out = sd.default.device
     except Exception as err:
         raise AudioError(f"cannot list sound devices: {err}") from None
-    lines = ["Microphones:"]
-    lines += [
-        f"  {'*' if i == default_in else ' '} {i}: {d['name']} ({d['max_input_channels']} ch)"
-        for i, d in enumerate(devices)
-        if d["max_input_channels"] > 0
-    ] or ["    none"]
-    lines.append("Speakers:")
-    lines += [
-        f"  {'*' if i == default_out else ' '} {i}: {d['name']} ({d['max_output_channels']} ch)"
-        for i, d in enumerate(devices)
-        if d["max_output_channels"] > 0
-    ] or ["    none"]
+    lines = [
+        *_section("Microphones:", devices, "max_input_channels", default_in),
+        *_section("Speakers:", devices, "max_output_channels", default_out),
+    ]
     lines.append("(* marks the default)")
     return "\n".join(lines)
+
+
+def _section(title: str, devices: Any, channels: str, default: int) -> list[str]:
+    rows = [
+        f"  {'*' if i == default else ' '} {i}: {d['name']} ({d[channels]} ch)"
+        for i, d in enumerate(devices)
+        if d[channels] > 0
+    ]
+    return [title, *(rows or ["    none"])]
 
 
 def level_dbfs(pcm: bytes) -> float:

@@ -78,13 +78,9 @@ class _Lines:
         raise AssertionError(f"{text!r} not said within {timeout} s: {self.lines[-5:]}")
 
 
-def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
-    pulse_audio: PulseAudio, tmp_path: Path
-) -> None:
-    pain = tmp_path / "pain.wav"
-    _write_wav(pain, at_level(synthesize("I'm in pain", PIPER), -16.0))
-    env = {**os.environ, **pulse_audio.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
-    coach = subprocess.Popen(
+def _spoken_session(env: dict[str, str]) -> subprocess.Popen[str]:
+    """`exercise-coach run` as a user starts it, on the spine routine with pocketsphinx."""
+    return subprocess.Popen(
         [*COACH, "-v", "run", "--routine", "spine", "--engine", "pocketsphinx"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -92,6 +88,15 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
         text=True,
         env=env,
     )
+
+
+def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
+    pulse_audio: PulseAudio, tmp_path: Path
+) -> None:
+    pain = tmp_path / "pain.wav"
+    _write_wav(pain, at_level(synthesize("I'm in pain", PIPER), -16.0))
+    env = {**os.environ, **pulse_audio.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
+    coach = _spoken_session(env)
     assert coach.stdout is not None and coach.stderr is not None
     lines = _Lines(coach.stdout)
     try:
@@ -195,14 +200,7 @@ def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it
     # is unloaded to another source, so only the server going away loses the microphone.)
     with pulse_server() as pulse:
         env = {**os.environ, **pulse.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
-        coach = subprocess.Popen(
-            [*COACH, "-v", "run", "--routine", "spine", "--engine", "pocketsphinx"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        coach = _spoken_session(env)
         assert coach.stdout is not None and coach.stderr is not None
         lines = _Lines(coach.stdout)
         try:
@@ -227,3 +225,12 @@ def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it
         f"back {back - lost:.1f} s after that"
     )
     assert "Microphone lost" in stderr
+
+
+def test_devices_lists_the_virtual_sound_card(pulse_audio: PulseAudio) -> None:
+    from assistant.devices import list_devices
+
+    text = list_devices()
+    microphones, speakers = text.split("Speakers:")
+    assert "pulse" in microphones and "pulse" in speakers
+    assert "*" in microphones and "*" in speakers
