@@ -119,7 +119,10 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
     try:
         voice.start()
     except OSError as err:
-        raise AudioError(f"cannot open the speaker: {err}") from None
+        raise AudioError(
+            f"cannot open the speaker ({err}); 'exercise-coach devices' lists what there is, "
+            "and 'exercise-coach run --text' works without sound"
+        ) from None
     speaker = _TeeSpeaker(voice, ConsoleSpeaker(stdout))
 
     def open_source() -> FileSource | Microphone:

@@ -156,3 +156,13 @@ def test_kill_9_mid_session_loses_at_most_the_current_repetition(_private_dirs: 
         (first_set,) = history.sets_of(session.id)
     assert session.outcome is Outcome.CRASHED
     assert first_set.reps_done == 3
+
+
+def test_spoken_run_without_a_sound_card_says_what_to_do(tmp_path: Path) -> None:
+    # No PulseAudio here: PortAudio finds no output device, as on a machine with no speaker.
+    env = {"PULSE_SERVER": f"unix:{tmp_path}/no-such-socket", "AUDIODEV": "none"}
+    done = _coach("run", "--engine", "pocketsphinx", env=env)
+    assert done.returncode == 2
+    assert "cannot open the speaker" in done.stderr
+    assert "--text" in done.stderr
+    assert "Traceback" not in done.stderr
