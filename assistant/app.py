@@ -15,8 +15,8 @@ from assistant.grammar import default_grammar_path, load_grammar
 from assistant.history import History
 from assistant.ports import Heard, Speaker
 from assistant.routine import resolve_routine
-from assistant.runner import SessionResult, build_session, hear, run_session
-from assistant.session import USER_COMMANDS, Session, Timing
+from assistant.runner import SessionResult, act, build_session, hear, run_session
+from assistant.session import Session, Timing
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,11 +131,7 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
         return Microphone(options.input_device)
 
     def on_heard(heard: Heard) -> None:
-        session = holder[0]
-        if heard.command in USER_COMMANDS:
-            session.command(heard.command)
-        else:
-            session.voice_setting(heard.command)
+        act(holder[0], heard.command)
 
     try:
         with History(settings.history_path) as history:

@@ -155,11 +155,6 @@ class FileSource:
         """Start the recording's timeline at the current session time."""
         self._origin = self._now()
 
-    @property
-    def finished(self) -> bool:
-        """True once the whole recording has been fed."""
-        return self._fed >= len(self._pcm)
-
     def read(self, timeout: float = 0.5) -> bytes | None:
         """The next chunk once session time has reached it."""
         if self._origin is None:

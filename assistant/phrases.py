@@ -248,7 +248,7 @@ def help_text(commands: list[str]) -> str:
     return f"You can say {_join(spoken, 'or')}. Say pain at any time if something hurts."
 
 
-def not_now(command: str, why: str, commands: list[str]) -> str:
+def not_now(why: str, commands: list[str]) -> str:
     """A command that means nothing in the current state."""
     return f"{why} {help_text(commands)}" if why else f"Not now. {help_text(commands)}"
 

@@ -66,11 +66,17 @@ def hear(session: Session, grammar: Grammar, text: str) -> str | None:
     command = grammar.match(text)
     if command is None:
         session.not_understood()
-    elif command in USER_COMMANDS:
+    else:
+        act(session, command)
+    return command
+
+
+def act(session: Session, command: str) -> None:
+    """Hand a grammar command to the session: a trigger, or a change to the voice."""
+    if command in USER_COMMANDS:
         session.command(command)
     elif command in VOICE_SETTINGS:
         session.voice_setting(command)
-    return command
 
 
 def run_session(

@@ -265,13 +265,13 @@ class Session:
         if self.is_over:
             return False
         if name not in self.available():
-            self._say(phrases.not_now(name, self._why_not(name), self.available()), keep=False)
+            self._say(phrases.not_now(self._why_not(name), self.available()), keep=False)
             return False
         try:
             return bool(self.trigger(name))
         except MachineError:
             _LOGGER.exception("Command %s failed in state %s", name, self.state)
-            self._say(phrases.not_now(name, "", self.available()), keep=False)
+            self._say(phrases.not_now("", self.available()), keep=False)
             return False
 
     def voice_setting(self, setting: str) -> None:
@@ -450,10 +450,7 @@ class Session:
         self._end(Outcome.FINISHED)
 
     def on_enter_stopped(self) -> None:
-        try:
-            self._speaker.stop()
-        except Exception:
-            _LOGGER.exception("Could not stop the voice")
+        self._stop_voice()
         self._end_set("ended")
         self._say(phrases.stopped(self._summary()))
         self._end(Outcome.STOPPED)
@@ -537,22 +534,25 @@ class Session:
         self._rest_level += 1
         seconds = lengths[self._rest_level]
         self._record("event", self.session_id, "longer_rest", f"{seconds:g}")
-        if self.state == "rest":
-            elapsed = self._rest_total - (self._rest_ends - self._clock.now())
+        if resting:
+            # The rest under way (running or paused) grows to the new length.
+            in_rest = self.state == "rest"
+            left_now = self._rest_ends - self._clock.now() if in_rest else self._paused_left()
+            elapsed = self._rest_total - left_now
             self._rest_total = max(self._rest_total, seconds)
             left = max(0.0, self._rest_total - elapsed)
-            self._rest_ends = self._clock.now() + left
-            self._say(phrases.longer_rest(seconds, True, left), keep=False)
-            self._schedule_rest_tick()
-        elif self._paused is not None and self.state == "paused" and self._paused.state == "rest":
-            elapsed = self._rest_total - self._paused.left
-            self._rest_total = max(self._rest_total, seconds)
-            left = max(0.0, self._rest_total - elapsed)
-            self._paused = _Paused("rest", left, 0)
+            if in_rest:
+                self._rest_ends = self._clock.now() + left
+                self._schedule_rest_tick()
+            else:
+                self._paused = _Paused("rest", left, 0)
             self._say(phrases.longer_rest(seconds, True, left), keep=False)
         else:
             self._rest_now = True
             self._say(phrases.longer_rest(seconds, False, None), keep=False)
+
+    def _paused_left(self) -> float:
+        return self._paused.left if self._paused is not None else 0.0
 
     def _repeat(self) -> None:
         if self.state == "paused":
