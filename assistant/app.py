@@ -13,10 +13,10 @@ from assistant.console import ConsoleSpeaker, LineReader
 from assistant.errors import AudioError
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.history import History
-from assistant.ports import Heard, Speaker
+from assistant.ports import Speaker
 from assistant.routine import resolve_routine
 from assistant.runner import SessionResult, act, build_session, hear, run_session
-from assistant.session import Session, Timing
+from assistant.session import Timing
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +107,6 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
     pcm = read_wav(options.audio_in) if options.audio_in else None
     recognizer = make_recognizer(engine, model, grammar)
     loop = EventLoop(time_scale=settings.time_scale)
-    holder: list[Session] = []
 
     def voice_failed(err: Exception) -> None:
         _LOGGER.error("The voice failed: %s", err)
@@ -130,9 +129,6 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
             return FileSource(pcm, loop.now, time_scale=settings.time_scale)
         return Microphone(options.input_device)
 
-    def on_heard(heard: Heard) -> None:
-        act(holder[0], heard.command)
-
     try:
         with History(settings.history_path) as history:
             _recover(history)
@@ -146,12 +142,11 @@ def run_voice(settings: Settings, options: VoiceOptions, stdout: TextIO) -> Sess
                 settings.sessions_per_extra_set,
                 voice=voice,
             )
-            holder.append(session)
             listener = Listener(
                 open_source,
                 recognizer,
                 loop.post,
-                on_heard,
+                lambda heard: act(session, heard.command),
                 on_lost=session.input_lost,
                 on_back=session.input_back,
                 on_failed=lambda what: _LOGGER.error("%s keeps failing", what),
