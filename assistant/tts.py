@@ -123,11 +123,17 @@ def _espeak_synth(text: str, words_per_minute: float, path: str) -> None:
     import gc
 
     import pyttsx3
+    from pyttsx3.drivers import _espeak
 
     engine = pyttsx3.init("espeak")
     try:
-        engine.setProperty("rate", round(words_per_minute))
-        engine.setProperty("volume", 1.0)
+        # Not engine.setProperty: that queues the change, and runAndWait's own stop() cancels
+        # espeak's pending commands whenever espeak is still busy, so on a loaded machine the
+        # rate was sometimes dropped and the sentence came out at the driver's default 200 wpm.
+        # Set it on espeak directly and wait until espeak has applied it.
+        _espeak.SetParameter(_espeak.RATE, round(words_per_minute), 0)
+        _espeak.SetParameter(_espeak.VOLUME, 100, 0)
+        _espeak.Synchronize()
         engine.save_to_file(text, path)
         engine.runAndWait()  # may return before the file is written: wait for it below
         _wait_complete(path, 5.0)

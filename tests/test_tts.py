@@ -131,6 +131,17 @@ def test_pace_changes_duration(renderer: HelperRenderer) -> None:
     assert slow / fast > 1.4
 
 
+def test_every_sentence_gets_its_own_pace(espeak: HelperRenderer) -> None:
+    # The pace once went missing at random under load (pyttsx3 cancelled the queued rate).
+    text = SENTENCES[2]
+    seconds = {wpm: _spoken_seconds(espeak.render(text, wpm)) for wpm in (RATE_MIN, RATE_MAX)}
+    for _ in range(8):
+        for wpm in (RATE_MAX, RATE_MIN):
+            spoken = _spoken_seconds(espeak.render(text, wpm))
+            assert spoken == pytest.approx(seconds[wpm], abs=0.05)
+    assert seconds[RATE_MIN] / seconds[RATE_MAX] > 1.4
+
+
 def test_volume_changes_loudness(espeak: HelperRenderer) -> None:
     audio = espeak.render(SENTENCES[0], 160)
     levels = {db: _rms(prepare(audio, db, 44_100)) for db in (-6.0, 0.0, 6.0)}
