@@ -22,6 +22,9 @@ _LOGGER = logging.getLogger(__name__)
 Samples = npt.NDArray[np.float32]
 """Mono audio, float32 in [-1, 1]."""
 
+DEAD_AFTER_SECONDS = 1.0
+"""Seconds without a callback from a running output stream before it counts as gone."""
+
 
 class AudioOutput(Protocol):
     """A place that plays mono float32 audio in real time (a sound card or a WAV file)."""
@@ -183,6 +186,7 @@ class DeviceOutput:
         self._origin: float | None = None
         self._frames = 0
         self._flushing = threading.Event()
+        self._last_callback = 0.0
         self.rate = rate or 0
         self._queue = PlayQueue()
         self._stream: Any = None
@@ -216,7 +220,7 @@ class DeviceOutput:
         _LOGGER.info("Sound output at %d Hz, latency %.3f s", self.rate, self.latency)
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-        now = time.monotonic()
+        now = self._last_callback = time.monotonic()
         if status.output_underflow:
             self.underflows += 1
         block = outdata[:, 0]
@@ -241,6 +245,11 @@ class DeviceOutput:
         self._queue.clear()
         stream = self._stream
         if stream is None or self._flushing.is_set():
+            return
+        if time.monotonic() - self._last_callback > DEAD_AFTER_SECONDS:
+            # The device stopped asking for audio (it went away): restarting a dead ALSA stream
+            # fails and leaves PortAudio unable to shut down (it aborts the process at exit).
+            _LOGGER.warning("The sound output is not playing; not flushing it")
             return
         self._flushing.set()
         # Aborting discards the device's buffer, so a generous latency (which keeps a busy

@@ -41,6 +41,8 @@ class Settings:
     """Whose history and progress this session belongs to."""
     language: str = "en"
     """Language of the command grammar in grammars/."""
+    grammar: str = ""
+    """A command grammar file to use instead of the bundled one of ``language``."""
     time_scale: float = 1.0
     """Real seconds per session second: 0.01 makes holds and rests pass 100 times faster."""
     position_seconds: float = 15.0
@@ -51,6 +53,12 @@ class Settings:
     """Speaking pace the coach waits for before moving on."""
     sessions_per_extra_set: int = 2
     """Finished sessions without pain before one more set is added, up to the goal."""
+    reprompt_seconds: float = 15.0
+    """Seconds of silence after a question before the coach says the words again (doubling)."""
+    check_in_seconds: float = 300.0
+    """Seconds of a session under way without hearing the user before "Are you all right?"."""
+    check_in_answer_seconds: float = 30.0
+    """Seconds to answer "Are you all right?" before the coach pauses and records it."""
 
     @property
     def history_path(self) -> Path:

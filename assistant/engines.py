@@ -13,7 +13,7 @@ _LOGGER = logging.getLogger(__name__)
 
 ENGINES = ("auto", "vosk", "pocketsphinx", "pocketsphinx+whisper")
 """``pocketsphinx+whisper`` checks every command but pain with whisper tiny.en: far fewer
-false accepts, but slower and it loses some commands (scripts/bench_verify.py); opt-in."""
+false accepts, but slower and it loses some commands (docs/benchmarks.md); opt-in."""
 
 
 def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str, Path | None]:

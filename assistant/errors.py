@@ -35,3 +35,11 @@ class ModelError(CoachError):
 
 class AudioError(CoachError):
     """No usable microphone or speaker, or an audio file that cannot be used."""
+
+
+class ScreenError(CoachError):
+    """The large-print screen cannot be served (its port is taken or invalid)."""
+
+
+class ReportError(CoachError):
+    """The carers' report cannot be written."""

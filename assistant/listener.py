@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
 import time
@@ -12,6 +14,9 @@ from assistant.errors import CoachError
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 
 _LOGGER = logging.getLogger(__name__)
+
+FAILURES_BEFORE_REPORT = 3
+"""Chunks in a row the recognizer may fail on before the session hears of it (and pauses)."""
 
 
 class AudioSource(Protocol):
@@ -41,7 +46,9 @@ class Listener:
     """Reads audio on its own thread and posts each command heard to the loop.
 
     A microphone that fails is reported once through ``on_lost``; the listener keeps trying
-    to open one every ``retry_seconds`` and reports ``on_back`` when audio flows again.
+    to open one every ``retry_seconds`` and reports ``on_back`` when audio flows again. A
+    recognizer that raises on ``FAILURES_BEFORE_REPORT`` chunks in a row is reported through
+    ``on_failed("recognizer")``, and ``on_recovered("recognizer")`` once it hears a chunk again.
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class Listener:
         on_failed: Callable[[str], None],
         echo: EchoGuard | None = None,
         retry_seconds: float = 2.0,
+        on_recovered: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_source = open_source
@@ -64,6 +72,7 @@ class Listener:
         self._on_lost = on_lost
         self._on_back = on_back
         self._on_failed = on_failed
+        self._on_recovered = on_recovered
         self._echo = echo
         self._retry = retry_seconds
         self._clock = clock
@@ -73,9 +82,9 @@ class Listener:
         self._anchor: tuple[float, float] | None = None
         """(audio seconds fed, monotonic time) at the last chunk: maps audio time to time."""
         self.heard: list[Heard] = []
-        """Every command heard and acted on, for logs and tests."""
+        """The latest commands heard and acted on (up to ``KEEP_HEARD``), for logs and tests."""
         self.ignored: list[Heard] = []
-        """Commands dropped as the coach's own voice."""
+        """The latest commands dropped as the coach's own voice."""
 
     def start(self) -> None:
         """Start listening."""
@@ -121,13 +130,19 @@ class Listener:
                 continue
             try:
                 self._hear(chunk)
-                failures = 0
             except Exception:
                 failures += 1
-                _LOGGER.exception("The recognizer failed on a chunk")
-                self._recognizer.reset()
-                if failures == 3:
+                if failures <= FAILURES_BEFORE_REPORT:  # not ten tracebacks a second
+                    _LOGGER.exception("The recognizer failed on a chunk")
+                with contextlib.suppress(Exception):
+                    self._recognizer.reset()
+                if failures == FAILURES_BEFORE_REPORT:
                     self._post(lambda: self._on_failed("recognizer"))
+                continue
+            if failures >= FAILURES_BEFORE_REPORT and self._on_recovered is not None:
+                _LOGGER.warning("The recognizer works again")
+                self._post(functools.partial(self._on_recovered, "recognizer"))
+            failures = 0
         if source is not None:
             source.close()
         self._stop.set()
@@ -146,8 +161,18 @@ class Listener:
         spoken_at = (at - (fed - heard.start), at - (fed - heard.end))
         if self._echo is not None and self._echo.is_own_speech(heard, spoken_at):
             _LOGGER.info("Ignored my own words: %r", heard.text)
-            self.ignored.append(heard)
+            _keep_latest(self.ignored, heard)
             return
         _LOGGER.info("Heard %r -> %s", heard.text, heard.command)
-        self.heard.append(heard)
+        _keep_latest(self.heard, heard)
         self._post(lambda: self._on_heard(heard))
+
+
+KEEP_HEARD = 500
+"""Commands a listener remembers: a kiosk listens for weeks."""
+
+
+def _keep_latest(kept: list[Heard], heard: Heard) -> None:
+    kept.append(heard)
+    if len(kept) > KEEP_HEARD:
+        del kept[: len(kept) - KEEP_HEARD]

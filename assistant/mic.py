@@ -119,6 +119,8 @@ def read_wav(path: Path) -> bytes:
     import numpy as np
 
     samples = np.frombuffer(frames[: len(frames) - len(frames) % (2 * channels)], dtype="<i2")
+    if not samples.size:
+        raise AudioFileError(f"{path}: holds no audio")
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
     if rate != SAMPLE_RATE:

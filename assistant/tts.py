@@ -633,6 +633,7 @@ class VoiceSpeaker:
                     self.spoken.append(spoken)
                 self._output.play(samples)
                 expected = self._output.heard_until()
+        progress_at, least_left = time.monotonic(), float("inf")
         while spoken is not None:
             with self._lock:
                 if generation != self._generation:
@@ -642,7 +643,10 @@ class VoiceSpeaker:
                 if left <= 0:
                     spoken.ended, spoken.completed = now + left, True
                     return
-                if now > expected + self._stall:
+                if left < least_left - 0.001:
+                    progress_at, least_left = now, left
+                # Stuck: past the expected end, or nothing played for a while (a dead device).
+                if now > expected + self._stall or now > progress_at + self._stall:
                     # A device that stopped pulling audio would otherwise hold the worker forever.
                     self._output.clear()
                     spoken.ended = now
