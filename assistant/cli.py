@@ -56,6 +56,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--input-device", help="microphone name or number (see 'devices')")
     run.add_argument("--output-device", help="speaker name or number (see 'devices')")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="save what the microphone hears as a WAV in DIR (off by default: no audio is kept)",
+    )
+    run.add_argument(
+        "--screen",
+        nargs="?",
+        const=0,
+        type=_port,
+        metavar="PORT",
+        help="show a large-print page at http://127.0.0.1:PORT/ (no PORT: any free port)",
+    )
+
+    kiosk = commands.add_parser(
+        "kiosk", help="run unattended: wait for 'start exercises', lead, wait for the next person"
+    )
+    kiosk.add_argument("--text", action="store_true", help="printed lines, typed commands")
+    kiosk.add_argument("--routine", help="what 'start exercises' leads (default strong_back)")
+    kiosk.add_argument(
+        "--profiles", type=Path, help="the staff's list of people (default: profiles.toml)"
+    )
+    kiosk.add_argument("--time-scale", type=float, help="real seconds per session second")
+    kiosk.add_argument("--engine", choices=ENGINES, default="auto", help="speech recognizer")
+    kiosk.add_argument("--model", type=Path, help="a vosk model folder")
+    kiosk.add_argument("--audio-in", type=Path, help="listen to this WAV (a whole day's script)")
+    kiosk.add_argument("--audio-out", type=Path, help="speak into this WAV")
+    kiosk.add_argument("--voice", choices=("espeak", "piper"), default="espeak")
+    kiosk.add_argument("--input-device", help="microphone name or number")
+    kiosk.add_argument("--output-device", help="speaker name or number")
+    kiosk.add_argument(
+        "--screen",
+        nargs="?",
+        const=0,
+        type=_port,
+        metavar="PORT",
+        help="show a large-print page at http://127.0.0.1:PORT/ (no PORT: any free port)",
+    )
 
     commands.add_parser("devices", help="list microphones and speakers")
     check = commands.add_parser(
@@ -74,7 +113,34 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="print the last sessions")
     history.add_argument("--limit", type=int, default=10, help="how many sessions")
     history.add_argument("--profile", help="only this person's sessions")
+
+    report = commands.add_parser(
+        "report", help="write a large-print report for carers (HTML, with plots beside it)"
+    )
+    report.add_argument(
+        "--weeks", type=_weeks, default=4, help="how many weeks, ending today (default 4)"
+    )
+    report.add_argument(
+        "--output", type=Path, default=Path("report.html"), help="the page (default report.html)"
+    )
+    report.add_argument("--profile", help="whose sessions (default: the configured profile)")
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _weeks(text: str) -> int:
+    from assistant.report import MAX_WEEKS
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WEEKS:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of weeks from 1 to {MAX_WEEKS}, got {text!r}"
+        )
+    return int(text)
 
 
 def main(
@@ -94,10 +160,14 @@ def main(
     try:
         if args.command == "run":
             return _run(args, stdin, stdout)
+        if args.command == "kiosk":
+            return _kiosk(args, stdin, stdout)
         if args.command == "list":
             return _list(args, stdout)
         if args.command == "history":
             return _history(args, stdout)
+        if args.command == "report":
+            return _report(args, stdout)
         if args.command == "devices":
             from assistant.devices import list_devices
 
@@ -139,7 +209,7 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
     settings = _settings(args)
     if args.text:
-        result = run_text(settings, stdin, stdout)
+        result = run_text(settings, stdin, stdout, args.screen)
     else:
         options = VoiceOptions(
             engine=args.engine,
@@ -149,8 +219,9 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             voice=args.voice,
             input_device=_device(args.input_device),
             output_device=_device(args.output_device),
+            record=args.record,
         )
-        result = run_voice(settings, options, stdout)
+        result = run_voice(settings, options, stdout, args.screen)
     if result.pain_failures:
         print(f"exercise-coach: {phrases.pain_advice()}", file=sys.stderr)
         print(
@@ -158,6 +229,25 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             file=sys.stderr,
         )
     return result.exit_code
+
+
+def _kiosk(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from assistant.app import VoiceOptions
+    from assistant.kiosk_app import KioskOptions, run_kiosk
+
+    voice = VoiceOptions(
+        engine=args.engine,
+        model=args.model,
+        audio_in=args.audio_in,
+        audio_out=args.audio_out,
+        voice=args.voice,
+        input_device=_device(args.input_device),
+        output_device=_device(args.output_device),
+    )
+    options = KioskOptions(
+        profiles=args.profiles, text=args.text, voice=voice, screen_port=args.screen
+    )
+    return run_kiosk(_settings(args), options, stdin, stdout)
 
 
 def _list(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -190,4 +280,20 @@ def _history(args: argparse.Namespace, stdout: TextIO) -> int:
         summaries = history.recent_sessions(limit=args.limit, profile=args.profile)
     print(format_history(summaries), file=stdout)
     print(f"(history file: {settings.history_path})", file=stdout)
+    return 0
+
+
+def _report(args: argparse.Namespace, stdout: TextIO) -> int:
+    from assistant.report import write_report
+
+    settings = _settings(args)
+    written = write_report(settings.history_path, args.output, args.weeks, settings.profile)
+    sessions = sum(t.sessions for r in written.data.routines for t in r.weeks)
+    print(
+        f"Report for {settings.profile} over {args.weeks} weeks ({sessions} sessions) "
+        f"written to {written.html}",
+        file=stdout,
+    )
+    for image in written.images:
+        print(f"  plot: {image}", file=stdout)
     return 0

@@ -28,8 +28,19 @@ COMMAND_NAMES: tuple[str, ...] = (
     "faster",
     "louder",
     "softer",
+    "yes",
+    "no",
+    "easier",
 )
-"""Every command a grammar may define; each is also a session trigger name."""
+"""Every command a grammar may define: session triggers, voice settings and the answers to
+"Was that easy?" ("yes", "no") and "make it easier" (progression)."""
+
+KIOSK_COMMAND_NAMES: tuple[str, ...] = ("start_exercises", "start_back", "start_spine", "profile")
+"""Commands of a grammar's ``[kiosk.<name>]`` tables: what the kiosk listens for while it
+waits. ``profile`` phrases are templates holding ``{number}`` or ``{name}``."""
+
+PROFILE_FIELDS = ("{number}", "{name}")
+"""The placeholders of ``[kiosk.profile]`` phrases."""
 
 REQUIRED_COMMANDS: tuple[str, ...] = ("pain",)
 """Commands every grammar must define."""
@@ -37,7 +48,7 @@ REQUIRED_COMMANDS: tuple[str, ...] = ("pain",)
 MAX_FILE_BYTES = 1_000_000
 """Bytes; a real grammar file is a few kilobytes."""
 
-_TOP_FIELDS = ("language", "commands")
+_TOP_FIELDS = ("language", "commands", "kiosk")
 _COMMAND_FIELDS = ("description", "phrases", "safety", "voice_phrases")
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u02b9\u2032`\u00b4", "'"))
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
@@ -171,6 +182,94 @@ def load_grammar(path: Path) -> Grammar:
     return _parse(path, _read_toml(path))
 
 
+@dataclass(frozen=True)
+class KioskGrammar:
+    """A grammar file's ``[kiosk.<name>]`` tables: the start commands and profile templates."""
+
+    language: str
+    starts: tuple[Command, ...]
+    profile: Command
+    """Its phrases are templates holding one of ``PROFILE_FIELDS`` each."""
+
+    def waiting(self, pain: Command, profiles: dict[str, dict[str, str]], where: Path) -> Grammar:
+        """The grammar the kiosk waits with: the starts, pain, and a command per profile.
+
+        ``profiles`` maps a command name to the words of its placeholders, e.g.
+        ``{"profile_2": {"number": "two", "name": "mary"}}``; a clash names ``where``.
+        """
+        commands = [*self.starts, pain]
+        for name, values in profiles.items():
+
+            def fill(templates: tuple[str, ...], values: dict[str, str] = values) -> list[str]:
+                return [normalise(t.format_map(values)) for t in templates]
+
+            commands.append(
+                Command(
+                    name,
+                    tuple(fill(self.profile.phrases)),
+                    self.profile.description,
+                    voice_phrases=tuple(fill(self.profile.voice_phrases)),
+                )
+            )
+        _check_grammar(where, tuple(commands))
+        return Grammar(language=self.language, commands=tuple(commands))
+
+
+def load_kiosk_grammar(path: Path) -> KioskGrammar:
+    """Read a grammar file's kiosk tables; GrammarError names the file, command and field."""
+    data = _read_toml(path)
+    table = data.get("kiosk")
+    if not isinstance(table, dict) or not table:
+        got = "an empty table" if isinstance(table, dict) else _kind(table)
+        raise GrammarError(f"{path}: kiosk must be a table of [kiosk.<name>], got {got}")
+    starts = tuple(
+        _parse_command(path, name, fields, KIOSK_COMMAND_NAMES)
+        for name, fields in table.items()
+        if name != "profile"
+    )
+    if not starts:
+        raise GrammarError(f"{path}: kiosk: no start command (such as [kiosk.start_exercises])")
+    if "profile" not in table:
+        raise GrammarError(f"{path}: kiosk: [kiosk.profile] is missing")
+    language = str(data.get("language", ""))
+    return KioskGrammar(language, starts, _parse_templates(path, table["profile"]))
+
+
+def _parse_templates(path: Path, fields: object) -> Command:
+    """``[kiosk.profile]``: checked with a word in each placeholder, kept as templates."""
+
+    def sample(value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        return [_fill(v, "x") if isinstance(v, str) else v for v in value]
+
+    sampled = {k: sample(v) for k, v in fields.items()} if isinstance(fields, dict) else fields
+    command = _parse_command(path, "profile", sampled, ("profile",))
+    assert isinstance(fields, dict)  # _parse_command said so otherwise
+    templates: dict[str, tuple[str, ...]] = {}
+    for key in ("phrases", "voice_phrases"):
+        kept: list[str] = []
+        for number, text in enumerate(fields.get(key, []), start=1):
+            held = [f for f in PROFILE_FIELDS if f in text]
+            if len(held) != 1 or text.count(held[0]) != 1:
+                raise GrammarError(
+                    f"{path}: command 'profile': {key}[{number}] {text!r} must hold one "
+                    f"placeholder, {' or '.join(PROFILE_FIELDS)}"
+                )
+            before, after = text.split(held[0])
+            kept.append(" ".join(p for p in (normalise(before), held[0], normalise(after)) if p))
+        templates[key] = tuple(kept)
+    return Command(
+        "profile", templates["phrases"], command.description, False, templates["voice_phrases"]
+    )
+
+
+def _fill(template: str, word: str) -> str:
+    for field in PROFILE_FIELDS:
+        template = template.replace(field, word)
+    return template
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
@@ -223,10 +322,12 @@ def _parse(path: Path, data: dict[str, Any]) -> Grammar:
     return Grammar(language=language, commands=commands)
 
 
-def _parse_command(path: Path, name: str, fields: object) -> Command:
+def _parse_command(
+    path: Path, name: str, fields: object, known: tuple[str, ...] = COMMAND_NAMES
+) -> Command:
     where = f"{path}: command {name!r}"
-    if name not in COMMAND_NAMES:
-        raise GrammarError(f"{where}: unknown command (known: {', '.join(COMMAND_NAMES)})")
+    if name not in known:
+        raise GrammarError(f"{where}: unknown command (known: {', '.join(known)})")
     if not isinstance(fields, dict):
         raise GrammarError(f"{where}: must be a table with phrases and description")
     if problem := _unknown(fields, _COMMAND_FIELDS):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -20,10 +21,11 @@ from platformdirs import user_data_dir
 
 from assistant.errors import HistoryError
 from assistant.ports import Outcome
+from assistant.progression import Answer, Change, Past
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATA_DIR_ENV = "EXERCISE_COACH_DATA_DIR"
 FILE_NAME = "history.sqlite3"
 
@@ -59,7 +61,29 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_session ON events (session_id)
 """
-_OUR_TABLES = {"sessions", "sets", "events"}
+# Schema 2: progression (progression.py). "progress" keeps every change of a person's
+# programme, "answers" every reply to "Was that easy?".
+_SCHEMA_2 = """
+CREATE TABLE progress (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL, routine_id TEXT NOT NULL,
+    session_id INTEGER REFERENCES sessions (id) ON DELETE SET NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('sets', 'stage', 'reps', 'harder')),
+    subject TEXT NOT NULL,  -- the routine, series or exercise it changes
+    old_value INTEGER NOT NULL, new_value INTEGER NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('sessions', 'pain', 'easy', 'easier')),
+    undoes INTEGER REFERENCES progress (id)  -- for 'easier': the change it takes back
+);
+CREATE INDEX progress_by_profile ON progress (profile, routine_id);
+CREATE TABLE answers (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    at TEXT NOT NULL, exercise_id TEXT NOT NULL, easy INTEGER NOT NULL CHECK (easy IN (0, 1))
+);
+CREATE INDEX answers_by_session ON answers (session_id)
+"""
+_OUR_TABLES = {"sessions", "sets", "events", "progress", "answers"}
 
 
 @dataclass(frozen=True)
@@ -277,7 +301,10 @@ class History:
                     )
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
-            # Later schema versions add their steps here: `if version < 2: ...`.
+            if version < 2:
+                for statement in filter(str.strip, _SCHEMA_2.split(";")):
+                    conn.execute(statement)
+            # Later schema versions add their steps here: `if version < 3: ...`.
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -435,8 +462,13 @@ class History:
             _LOGGER.info("Marked sessions %s in %s as crashed", crashed, self.path)
         return crashed
 
-    def recent_sessions(self, limit: int = 10, profile: str | None = None) -> list[SessionSummary]:
-        """The latest sessions, newest first, of one profile or of all."""
+    def recent_sessions(
+        self, limit: int | None = 10, profile: str | None = None, since: datetime | None = None
+    ) -> list[SessionSummary]:
+        """The latest sessions, newest first, of one profile or of all.
+
+        ``limit`` None gives every one; ``since`` keeps those started then or later.
+        """
         rows = self._read(
             "SELECT id, profile, routine_id, started_at, ended_at, outcome,"
             " end_exercise_id AS exercise_id, end_set_no AS set_no, end_rep_no AS rep_no,"
@@ -449,9 +481,14 @@ class History:
             "  AND e.kind = 'longer_rest') AS longer_rests,"
             " (SELECT count(*) FROM events e WHERE e.session_id = s.id"
             "  AND e.kind = 'pause') AS pauses"
-            " FROM sessions s WHERE :profile IS NULL OR s.profile = :profile"
+            " FROM sessions s WHERE (:profile IS NULL OR s.profile = :profile)"
+            " AND (:since IS NULL OR s.started_at >= :since)"
             " ORDER BY s.started_at DESC, s.id DESC LIMIT :limit",
-            {"profile": profile, "limit": limit},
+            {
+                "profile": profile,
+                "limit": -1 if limit is None else limit,  # SQLite: a negative LIMIT is none
+                "since": None if since is None else _stamp(since),
+            },
         )
         return [
             SessionSummary(**{**_fields(row), "outcome": Outcome(row["outcome"])}) for row in rows
@@ -477,6 +514,73 @@ class History:
             {"routine": routine_id, "profile": profile},
         )
         return int(rows[0][0])
+
+    # --- progression (schema 2) ----------------------------------------------------------
+
+    def pasts(self, profile: str) -> list[Past]:
+        """Every session of the profile, oldest first, as progression sees it."""
+        rows = self._read(
+            "SELECT id, routine_id, outcome FROM sessions WHERE profile = ? ORDER BY id",
+            (profile,),
+        )
+        return [Past(row["id"], row["routine_id"], Outcome(row["outcome"])) for row in rows]
+
+    def record_change(self, profile: str, routine_id: str, change: Change) -> Change:
+        """Keep a change of the person's programme; returns it with its row id."""
+        row = self._write(
+            "INSERT INTO progress (profile, routine_id, session_id, at, kind, subject,"
+            " old_value, new_value, reason, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                profile,
+                routine_id,
+                change.session_id,
+                _stamp(self._now()),
+                change.kind,
+                change.subject,
+                change.old,
+                change.new,
+                change.reason,
+                change.undoes,
+            ),
+        )
+        return dataclasses.replace(change, id=row)
+
+    def changes(self, profile: str, routine_id: str) -> list[Change]:
+        """The profile's changes to one routine, oldest first."""
+        rows = self._read(
+            "SELECT * FROM progress WHERE profile = ? AND routine_id = ? ORDER BY id",
+            (profile, routine_id),
+        )
+        return [
+            Change(
+                row["kind"],
+                row["subject"],
+                row["old_value"],
+                row["new_value"],
+                row["reason"],
+                row["session_id"],
+                row["id"],
+                row["undoes"],
+            )
+            for row in rows
+        ]
+
+    def record_answer(self, session_id: int, exercise_id: str, easy: bool) -> None:
+        """Keep a "yes" or "no" to "Was that easy?" after an exercise."""
+        self._write(
+            "INSERT INTO answers (session_id, at, exercise_id, easy) VALUES (?, ?, ?, ?)",
+            (session_id, _stamp(self._now()), exercise_id, int(easy)),
+        )
+
+    def answers(self, profile: str, routine_id: str) -> list[Answer]:
+        """The profile's answers in sessions of one routine, oldest first."""
+        rows = self._read(
+            "SELECT a.session_id, a.exercise_id, a.easy FROM answers a"
+            " JOIN sessions s ON s.id = a.session_id"
+            " WHERE s.profile = ? AND s.routine_id = ? ORDER BY a.id",
+            (profile, routine_id),
+        )
+        return [Answer(row["session_id"], row["exercise_id"], bool(row["easy"])) for row in rows]
 
 
 def _format_duration(duration: timedelta | None) -> str:

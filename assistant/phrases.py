@@ -105,7 +105,7 @@ def _sets_and_reps(exercise: Exercise, sets: int) -> str:
     if reps.until_tired:
         what = f"repeat until you are tired, up to {number(reps.count)} times"
     else:
-        what = f"{number(reps.count)} repetitions"
+        what = f"{number(reps.count)} {'repetition' if reps.count == 1 else 'repetitions'}"
     each_side = " on each side" if exercise.sides else ""
     set_word = "set" if sets == 1 else "sets"
     return f"Today: {number(sets)} {set_word}, {what}{each_side}."
@@ -263,10 +263,56 @@ MICROPHONE_BACK = "I can hear you again."
 
 NOT_UNDERSTOOD = "Sorry, I did not catch that. Say help to hear what you can say."
 
-HISTORY_FAILED = (
-    "I cannot save your progress right now, so this session may not be remembered. "
-    "We will carry on."
+HISTORY_FAILED = "I cannot save your progress right now, so this session may not be remembered."
+HISTORY_PAUSED = "We are paused. Say resume to carry on without saving, or stop to end the session."
+RECOGNIZER_FAILED = (
+    "I cannot make out what you say right now: my speech recognition has failed. "
+    "We are paused until it works again. If anything hurts, stop the exercise and rest."
 )
+VOICE_FAILED = (
+    "My voice has stopped working, so we are paused. Say resume to try again, "
+    "or stop to end the session. Say pain if something hurts."
+)
+
+
+def resume_offer(exercise: str, set_no: int, side: str | None) -> str:
+    """After a session was cut off (the coach was killed): offer to go on where it stopped."""
+    where = f"{exercise}, {side}" if side else exercise
+    return (
+        f"Last time you stopped in the middle of {where}, set {number(set_no)}. "
+        "Say resume to continue from there, or next to start again."
+    )
+
+
+RESUMING_FROM_LAST_TIME = "Continuing where you stopped last time."
+STARTING_AGAIN = "Starting from the beginning."
+
+# Check-ins (checkin.py): what the coach says when it has not heard the user for a while.
+CHECK_IN = "Are you all right? Say continue, or say pain if something hurts."
+CHECK_IN_AGAIN = "Say continue if you are all right, or say pain if something hurts."
+CHECK_IN_ANSWERED = "Good. Let's carry on."
+CHECK_IN_NOT_ALL_RIGHT = (
+    "Rest now. If something hurts, say pain. If you cannot get up, call for help."
+)
+NO_ANSWER_PAUSED = (
+    "I have not heard from you, so we are paused. "
+    "Say continue when you are ready, or say pain if something hurts."
+)
+PAUSED_REMINDER = (
+    "We are still paused. Say continue when you are ready to go on, or stop to end the session. "
+    "Say pain if something hurts."
+)
+DONE_REMINDER = "Say done when you are tired."
+
+PAUSED_BECAUSE = {
+    "user": PAUSED,
+    "microphone": MICROPHONE_LOST,
+    "no_answer": NO_ANSWER_PAUSED,
+    "recognizer": RECOGNIZER_FAILED,
+    "voice": VOICE_FAILED,
+    "history": HISTORY_PAUSED,
+}
+"""What the coach says on pausing, by why it paused (Session.pause_reason)."""
 
 
 def _join(items: tuple[str, ...] | list[str], word: str = "and") -> str:
@@ -274,3 +320,93 @@ def _join(items: tuple[str, ...] | list[str], word: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+# Progression (progression.py, progress.py): "Was that easy?" and every change, said aloud.
+EASY_QUESTION = "Was that easy? Say yes or no."
+ANSWER_YES = "Thank you. I will remember that."
+ANSWER_NO = "Thank you. We will keep it as it is."
+NO_QUESTION = "There is no question to answer just now."
+EASIER_HINT = "If that is too much, say make it easier."
+ALREADY_EASIEST = "This is already as easy as I make it. You can always say next to skip one."
+BACK_TO_ONE_SET = "Next time we will go back to one set of each exercise."
+
+
+def easy_question_after(exercise: Exercise) -> str:
+    """The question about the last exercise, asked once the session is over."""
+    return f"One more thing: was {exercise.name} easy today? Say yes or no."
+
+
+def more_sets(sets: int) -> str:
+    """Sets go up after sessions finished without pain."""
+    return (
+        "You have kept it up without pain, so from next time we will do "
+        f"{number(sets)} sets of each exercise, up to each one's goal. {EASIER_HINT}"
+    )
+
+
+def sets_from_next_time(sets: int) -> str:
+    """Sets go down (make it easier, or a change of settings)."""
+    plural = "s" if sets != 1 else ""
+    return f"All right. From next time, {number(sets)} set{plural} of each exercise."
+
+
+def next_stage(done: str, next_name: str) -> str:
+    """A series moves on: Chest Lift One to Two."""
+    return (
+        f"You found {done} easy two sessions running, so from next time "
+        f"you will do {next_name} instead. {EASIER_HINT}"
+    )
+
+
+def back_to_stage(name: str, instead_of: str) -> str:
+    """Make it easier: a series goes back a stage."""
+    return f"All right. From next time, {name} again instead of {instead_of}."
+
+
+def higher_ceiling(name: str, reps: int) -> str:
+    """An until-tired exercise may go further."""
+    return (
+        f"You found {name} easy two sessions running, so from next time you can go up to "
+        f"{number(reps)} repetitions. {EASIER_HINT}"
+    )
+
+
+def lower_ceiling(name: str, reps: int) -> str:
+    """Make it easier: that ceiling comes down again."""
+    return f"All right. From next time, up to {number(reps)} repetitions of {name}."
+
+
+def harder_suggested(name: str, how: str) -> str:
+    """The goal is reached: the seed's way to make it harder (light weights, a towel)."""
+    return (
+        f"You found {name} easy two sessions running, and you have reached its goal. "
+        f"{how} {EASIER_HINT}"
+    )
+
+
+def harder_withdrawn(name: str) -> str:
+    """Make it easier: that suggestion is withdrawn."""
+    return f"All right. Do {name} as before, without the extra."
+
+
+# The kiosk (kiosk.py): waiting for the next person.
+KIOSK_WAITING = (
+    "When you are ready, say start exercises. If you are on the list, say your number or "
+    "your name first."
+)
+KIOSK_GUEST = "Let's begin. As a guest, you will do one set of each exercise."
+KIOSK_SORRY = (
+    "I'm sorry, something went wrong and the session has stopped. Please rest for a moment. "
+    "Say start exercises to begin again."
+)
+
+
+def kiosk_hello(name: str) -> str:
+    """A person on the list said their number or name."""
+    return f"Hello, {name}. Say start exercises when you are ready."
+
+
+def kiosk_begin(name: str) -> str:
+    """A session starts for a person on the list."""
+    return f"Let's begin, {name}."

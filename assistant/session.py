@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
 from assistant import phrases
 from assistant.ports import Clock, Outcome, SessionRecorder, Speaker, Timer, VoiceControl
+from assistant.resume import OFFER_SECONDS, ResumePoint
 from assistant.routine import Exercise, Routine, Side
+from assistant.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from assistant.progression import SessionProgress
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,7 +176,9 @@ class Session:
         timing: Timing | None = None,
         profile: str = "default",
         voice: VoiceControl | None = None,
+        progress: SessionProgress | None = None,
     ) -> None:
+        """``progress``: the person's progression, told of each exercise completed."""
         self.routine = routine
         self.exercises: tuple[Exercise, ...] = routine.session_exercises(dict(stages or {}))
         self._sets = {ex.id: (sets or {}).get(ex.id, 1) for ex in self.exercises}
@@ -181,6 +188,7 @@ class Session:
         self._timing = timing or Timing()
         self.profile = profile
         self._voice = voice
+        self.progress = progress
         self.cursor = _Cursor()
         self.outcome: Outcome | None = None
         self.session_id: int | None = None
@@ -208,8 +216,13 @@ class Session:
         self._paused: _Paused | None = None
         self._resuming = False
         self._history_warned = False
-        self._input_lost = False
+        self._input_lost: set[str] = set()
+        """Inputs gone ("microphone", "recognizer") until they are back."""
         self._pause_reason = "user"
+        self._resume_from: ResumePoint | None = None
+        """Where a cut-off session stopped, to offer at begin()."""
+        self._offer: ResumePoint | None = None
+        """The offer made, while it waits for its answer."""
         self.machine = Machine(
             model=self,
             states=STATES,
@@ -247,14 +260,60 @@ class Session:
         """Record the session and start speaking."""
         self._started_at = self._clock.now()
         self.session_id = self._record("start_session", self.routine.id, self.profile)
+        if self._resume_from is not None:
+            self._offer_resume(self._resume_from)
+            return
         self.trigger("start")
+
+    def offer_resume(self, point: ResumePoint) -> None:
+        """Before begin(): offer to go on where a cut-off session stopped (resume.py)."""
+        self._resume_from = point
 
     def available(self) -> list[str]:
         """User commands that do something now."""
         names = set(self.machine.get_triggers(self.state)) & set(USER_COMMANDS)
+        if self._offering:
+            names |= {"resume", "next"}
         if "done" in names and not self.open_ended:
             names.discard("done")
         return [name for name in USER_COMMANDS if name in names]
+
+    def snapshot(self) -> Snapshot:
+        """What the session is doing now, for a screen; reads only, changes nothing."""
+        exercise_id, set_no, rep_no, side = self.where()
+        paused = self._paused if self.state == "paused" else None
+        doing = paused.state if paused is not None else self.state
+        now = self._clock.now()
+        hold = self.exercise.hold
+        counts = paused.counts if paused is not None else self._counts
+        left: float | None = None
+        if doing == "rest":
+            left = paused.left if paused is not None else self._rest_ends - now
+        elif doing == "hold":
+            # Time to the next number, then the numbers still to count.
+            next_count = paused.left if paused is not None else self._timer_due - now
+            left = next_count + (hold.counts - counts - 1) * hold.count_seconds
+        return Snapshot(
+            routine=self.routine.title,
+            state=self.state,
+            exercise=self.exercise.name if exercise_id is not None else None,
+            exercise_no=min(self.cursor.exercise, len(self.exercises) - 1) + 1,
+            exercises=len(self.exercises),
+            side=side,
+            set_no=set_no,
+            sets=self.sets,
+            rep_no=rep_no,
+            reps=self.exercise.reps.count,
+            until_tired=self.open_ended,
+            hold_count=counts if doing == "hold" else 0,
+            hold_counts=hold.counts,
+            timer=doing if left is not None else None,
+            seconds_left=None if left is None else max(0.0, left),
+            taken_at=now,
+            paused=paused is not None,
+            commands=tuple(self.available()),
+            outcome=self.outcome.value if self.outcome is not None else None,
+        )
 
     def command(self, name: str) -> bool:
         """Act on a user command; says "not now" where it means nothing. True if it acted."""
@@ -264,6 +323,9 @@ class Session:
             return not was_over
         if self.is_over:
             return False
+        if self._offering and name in ("resume", "next"):
+            self._answer_offer(resume=name == "resume")
+            return True
         if name not in self.available():
             self._say(phrases.not_now(self._why_not(name), self.available()), keep=False)
             return False
@@ -286,29 +348,52 @@ class Session:
         except Exception:
             _LOGGER.exception("Voice setting %s failed", setting)
 
-    def input_lost(self) -> None:
-        """The microphone went away: pause if under way, and say so; nothing is lost."""
-        if self.is_over or self._input_lost:
+    def input_lost(self, what: str = "microphone") -> None:
+        """The microphone went away, or the recognizer keeps failing: pause if under way."""
+        if self.is_over or what in self._input_lost:
             return
-        self._input_lost = True
-        self._record("event", self.session_id, "microphone_lost", self.state)
+        self._input_lost.add(what)
+        self._record("event", self.session_id, f"{what}_lost", self.state)
         if self.state in ACTIVE:
-            self._pause_reason = "microphone"
+            self._pause_reason = what
             self.trigger("pause")
         else:
-            self._say(phrases.MICROPHONE_LOST, keep=False)
+            self._say(phrases.PAUSED_BECAUSE[what], keep=False)
 
-    def input_back(self) -> None:
-        """The microphone works again: resume a pause that its loss caused."""
-        if self.is_over or not self._input_lost:
+    def input_back(self, what: str = "microphone") -> None:
+        """The microphone or recognizer works again: resume a pause that its loss caused."""
+        if self.is_over or what not in self._input_lost:
             return
-        self._input_lost = False
-        self._record("event", self.session_id, "microphone_back", self.state)
-        if self.state == "paused" and self._pause_reason == "microphone":
-            self._say(phrases.MICROPHONE_BACK, keep=False)
+        self._input_lost.discard(what)
+        self._record("event", self.session_id, f"{what}_back", self.state)
+        self._say(phrases.MICROPHONE_BACK, keep=False)
+        if self.state == "paused" and self._pause_reason == what and not self._input_lost:
             self.trigger("resume")
-        else:
-            self._say(phrases.MICROPHONE_BACK, keep=False)
+
+    def fault(self, what: str) -> None:
+        """An output failed ("voice", "history"): record it, and pause if under way.
+
+        Nothing carries on blind: the user hears or reads why, and says resume to go on.
+        """
+        if self.is_over or (self.state == "paused" and self._pause_reason == what):
+            return
+        self._record("event", self.session_id, f"{what}_failed", self._where_text())
+        if self.state in ACTIVE:
+            self._pause_reason = what
+            self.trigger("pause")
+
+    @property
+    def pause_reason(self) -> str | None:
+        """Why the session is paused (a key of phrases.PAUSED_BECAUSE); None if it is not."""
+        return self._pause_reason if self.state == "paused" else None
+
+    def pause_unanswered(self) -> None:
+        """Nobody answered a check-in (checkin.py): pause if under way, and record it."""
+        if self.state not in ACTIVE:
+            return
+        self._record("event", self.session_id, "no_answer", self._where_text())
+        self._pause_reason = "no_answer"
+        self.trigger("pause")
 
     def not_understood(self) -> None:
         """Tell the user what was heard matched no command."""
@@ -440,8 +525,7 @@ class Session:
         self._schedule_rest_tick()
 
     def on_enter_paused(self) -> None:
-        lost = self._pause_reason == "microphone"
-        self._say(phrases.MICROPHONE_LOST if lost else phrases.PAUSED, keep=False)
+        self._say(phrases.PAUSED_BECAUSE[self._pause_reason], keep=False)
         self._record("event", self.session_id, "pause", self._paused.state if self._paused else "")
 
     def on_enter_finished(self) -> None:
@@ -563,6 +647,33 @@ class Session:
     def _help(self) -> None:
         self._say(phrases.help_text(self.available()), keep=False)
 
+    @property
+    def _offering(self) -> bool:
+        """True while the offer to go on from a cut-off session waits for its answer."""
+        return self._offer is not None and self.state == "ready"
+
+    def _offer_resume(self, point: ResumePoint) -> None:
+        self._offer = point
+        exercise = self.exercises[point.exercise]
+        side = exercise.sides[point.side].name if exercise.sides else None
+        text = phrases.resume_offer(exercise.name, point.set_no, side)
+        self._say(text)
+        wait = self._speaking(text) + OFFER_SECONDS
+        self._schedule(wait, lambda: self._answer_offer(resume=False))
+
+    def _answer_offer(self, resume: bool) -> None:
+        point, self._offer = self._offer, None
+        self._cancel_timer()
+        if resume and point is not None:
+            self.cursor = _Cursor(exercise=point.exercise, set_no=point.set_no, side=point.side)
+            self._record(
+                "event", self.session_id, "resumed_from", f"session {point.crashed_session}"
+            )
+            self._say(phrases.RESUMING_FROM_LAST_TIME, keep=False)
+        else:
+            self._say(phrases.STARTING_AGAIN, keep=False)
+        self.trigger("start")
+
     def _skip_exercise(self) -> None:
         self._stop_voice()
         self._end_set("skipped")
@@ -610,6 +721,8 @@ class Session:
             self._fire("rest")
             return
         self._say(phrases.exercise_done(self.exercise))
+        if self.progress is not None:
+            self.progress.after_exercise(self.session_id, self.exercise, c.reps)
         if self.has_next_exercise:
             self._next_exercise_cursor()
             if self._rest_now:
@@ -742,7 +855,7 @@ class Session:
         return ""
 
     def _record(self, method: str, *args: Any) -> Any:
-        """Write to the history; a failure is logged and said once, and the session goes on."""
+        """Write to the history; the first failure is logged, said, and pauses the session."""
         try:
             return getattr(self._recorder, method)(*args)
         except Exception:
@@ -750,6 +863,8 @@ class Session:
             if not self._history_warned:
                 self._history_warned = True
                 self._speaker.say(phrases.HISTORY_FAILED)
+                # Paused from the loop, not from inside the transition that was writing.
+                self._clock.call_later(0.0, lambda: self.fault("history"))
             return None
 
 

@@ -340,6 +340,9 @@ VOICE_PHRASES_EN: dict[str, tuple[str, ...]] = {
     "faster": ("faster", "speed up"),
     "louder": ("louder", "speak up"),
     "softer": ("softer", "quieter"),
+    "yes": ("yes", "yes it was", "it was easy"),
+    "no": ("no", "not really", "it was hard"),
+    "easier": ("make it easier", "it's too hard"),
 }
 """The phrases proposed as ``voice_phrases`` for grammars/en.toml: what a pocketsphinx
 grammar should listen for (few, distinct, none a single unstressed syllable such as "ow")."""

@@ -60,11 +60,11 @@ DISTRACTORS = (
     "Could you pass me the water?",
     "Did you see the news this morning?",
     "Okay.",
-    "Yes.",
     "Hello.",
     "The kettle is boiling.",
 )
-"""Ordinary talk and the coach's own narration: no command phrase in any of them."""
+"""Ordinary talk and the coach's own narration: no command phrase in any of them ("Yes." was
+one of them until it became the answer to "Was that easy?")."""
 
 PAIN_PHRASES = (
     "pain",
