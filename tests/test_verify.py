@@ -154,7 +154,7 @@ FALSE_FOR_POCKETSPHINX = (
     "This exercise strengthens your back.",
 )
 """Sentences pocketsphinx alone takes for a command (Piper voice, found with
-scripts/bench_verify.py in clean and pink 20 dB sessions). "No." is a command too since it
+scripts/bench_recognition.py --engine pocketsphinx+whisper in clean and pink 20 dB sessions). "No." is a command too since it
 answers "Was that easy?": whisper rightly lets that one through."""
 
 

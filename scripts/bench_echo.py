@@ -1,0 +1,454 @@
+"""Benchmark the coach hearing itself: its whole narration through the live listening path.
+
+Every sentence of a first session of both routines (``benchlib.session_lines``) is
+rendered by the app's own voice (tts.HelperRenderer, espeak-ng at 160 words a minute,
+tts.prepare at 44.1 kHz) and laid on a timeline as VoiceSpeaker plays it: each utterance
+when the session says it (plus the output latency) or after the previous one, its
+sentences ``SENTENCE_GAP_SECONDS`` apart. The microphone hears that through an echo path
+(a soft-clipping small speaker, a bulk delay, a room) at speaker level, over quiet room
+noise. The audio played is logged in an audio_out.ReferenceLog as the sound output logs
+it, a little ahead of the microphone, and the microphone is read in 0.1 s chunks stamped
+as a sound card stamps them, by the real Listener with the real EchoGuard and the
+recognizer ``engines.make_recognizer`` builds.
+
+Two runs: the narration alone (every command acted on is a false accept), and the same
+with a user on the floor, two and a half metres away, saying a "pain" phrase every
+``--user-every`` seconds of the coach's speech and whenever the coach itself says "pain".
+The session is not driven by what is heard (it would end at the first pain): the whole
+narration plays in both runs. Prints JSON: false accepts per hour of narration, pain
+recall during the coach's speech, what the echo guard refused, CPU.
+
+    .venv/bin/python scripts/bench_echo.py [--engine pocketsphinx] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import benchlib
+import numpy as np
+import numpy.typing as npt
+import speech
+
+from assistant.audio_out import ReferenceLog, resample
+from assistant.echo import EchoGuard
+from assistant.engines import make_recognizer
+from assistant.grammar import Grammar, default_grammar_path, load_grammar
+from assistant.listener import Listener
+from assistant.mic import BLOCK_SECONDS
+from assistant.ports import SAMPLE_RATE, Heard, Recognizer
+from assistant.tts import SENTENCE_GAP_SECONDS, HelperRenderer, Spoken, prepare, split_sentences
+
+RATE = 44_100
+"""The simulated sound output's rate."""
+T0 = 1000.0
+"""Monotonic time of the timeline's first sample."""
+OUTPUT_LATENCY = 0.25
+"""Seconds from say() to the first sample heard (audio_out's device latency)."""
+WORDS_PER_MINUTE = 160.0
+ROUTINES = ("strong_back", "spine")
+PAIN_TEXTS = ("pain", "i'm in pain", "it hurts", "ouch that hurts", "my back hurts")
+USER_VOICES = (speech.PIPER, speech.KLATT_US, speech.F2_US_FAST_HIGH)
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One rendered sentence on the timeline."""
+
+    text: str
+    start: float
+    """Seconds from the timeline start."""
+    audio: Floats
+    """At RATE, as played."""
+
+    @property
+    def end(self) -> float:
+        """Seconds from the timeline start where it stops."""
+        return self.start + self.audio.size / RATE
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One say() of the coach: its sentences, played one after another."""
+
+    text: str
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def start(self) -> float:
+        """Seconds from the timeline start."""
+        return self.sentences[0].start
+
+    @property
+    def end(self) -> float:
+        """Seconds from the timeline start."""
+        return self.sentences[-1].end
+
+
+@dataclass(frozen=True)
+class UserClip:
+    """A "pain" the user says over the coach."""
+
+    text: str
+    voice: str
+    start: float
+    end: float
+    over_own_pain: bool
+    """Said just as the coach itself says a pain word."""
+
+
+# --- the coach's side -----------------------------------------------------------------------------
+
+
+def narrate(routines: tuple[str, ...], limit: float | None) -> list[Utterance]:
+    """Render the sessions' sentences and place them as VoiceSpeaker would play them."""
+    renderer = HelperRenderer("espeak")
+    rendered: dict[str, Floats] = {}
+    utterances: list[Utterance] = []
+    offset, last_end = 1.0, 0.0
+    try:
+        for routine in routines:
+            lines = benchlib.session_lines(routine)
+            for said_at, text in lines:
+                at = max(offset + said_at + OUTPUT_LATENCY, last_end + SENTENCE_GAP_SECONDS)
+                sentences: list[Sentence] = []
+                for sentence in split_sentences(text):
+                    if limit is not None and at > limit:
+                        break
+                    if sentence not in rendered:
+                        audio = renderer.render(sentence, WORDS_PER_MINUTE)
+                        rendered[sentence] = prepare(audio, 0.0, RATE)
+                    sentences.append(Sentence(sentence, at, rendered[sentence]))
+                    at = sentences[-1].end + SENTENCE_GAP_SECONDS
+                if not sentences:
+                    return utterances
+                said = " ".join(s.text for s in sentences)  # all of it, unless cut at the limit
+                utterances.append(Utterance(said, tuple(sentences)))
+                last_end = utterances[-1].end
+            offset = last_end + 5.0
+    finally:
+        renderer.close()
+    return utterances
+
+
+class Played:
+    """The coach's output as one stream at RATE, made block by block from the sentences."""
+
+    def __init__(self, utterances: list[Utterance]) -> None:
+        self._sentences = [s for u in utterances for s in u.sentences]
+        self._starts = [round(s.start * RATE) for s in self._sentences]
+
+    def block(self, first: int, count: int) -> Floats:
+        """Samples ``first`` to ``first + count`` of the output."""
+        out = np.zeros(count, dtype=np.float32)
+        index = max(0, bisect.bisect_right(self._starts, first) - 1)
+        while index < len(self._sentences) and self._starts[index] < first + count:
+            start, audio = self._starts[index], self._sentences[index].audio
+            lo, hi = max(first, start), min(first + count, start + audio.size)
+            if hi > lo:
+                out[lo - first : hi - first] += audio[lo - start : hi - start]
+            index += 1
+        return out
+
+
+def echo_path(utterances: list[Utterance], seconds: float, delay: float) -> npt.NDArray[np.float64]:
+    """What the microphone hears of the coach, over room noise, at 16 kHz (int16 scale).
+
+    A small speaker compresses its peaks; the echo arrives ``delay`` seconds after the
+    reference (the sound card's and the room's delay together) through a room whose
+    direct sound dominates (the speaker is beside the microphone); its speech is at
+    -22 dBFS RMS. The room's noise is pink at -55 dBFS.
+    """
+    mic = np.zeros(round(seconds * SAMPLE_RATE))
+    response = benchlib.room_impulse(0.1, 0.4, seed=7, direct_db=15.0)
+    response = np.concatenate([np.zeros(round(delay * SAMPLE_RATE)), response])
+    gain: float | None = None
+    for sentence in (s for u in utterances for s in u.sentences):
+        played = resample(sentence.audio, RATE, SAMPLE_RATE).astype(np.float64)
+        echo = benchlib.reverberate(np.tanh(2.0 * played) / 2.0, response)
+        if gain is None:  # the first sentence sets the level: all are peak-normalised alike
+            gain = 32768 * 10 ** (-22 / 20) / speech.active_rms(_pcm(echo * 32768)) * 32768
+        start = round(sentence.start * SAMPLE_RATE)
+        part = echo[: max(0, mic.size - start)] * gain
+        mic[start : start + part.size] += part
+    block = 60 * SAMPLE_RATE
+    for number, first in enumerate(range(0, mic.size, block)):
+        size = min(block, mic.size - first)
+        noise = speech.noise("pink", size / SAMPLE_RATE, seed=number)[:size]
+        mic[first : first + size] += noise * 32768 * 10 ** (-55 / 20)
+    return mic
+
+
+def _pcm(samples: npt.NDArray[np.float64]) -> benchlib.Audio:
+    return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
+
+
+# --- the user's side ------------------------------------------------------------------------------
+
+
+def plan_user(utterances: list[Utterance], every: float) -> list[tuple[float, bool]]:
+    """When the user says pain: every ``every`` seconds of coach speech, and on its "pain"s."""
+    plan: list[tuple[float, bool]] = []
+    spoken = 0.0
+    due = every / 2
+    for sentence in (s for u in utterances for s in u.sentences):
+        length = sentence.end - sentence.start
+        words = re.findall(r"[a-z']+", sentence.text.lower())
+        pains = [i for i, w in enumerate(words) if w.startswith("pain") or w.startswith("hurt")]
+        if pains:
+            # The coach's first pain word, placed by its position in the sentence (+-0.3 s).
+            at = sentence.start + length * (pains[0] + 0.5) / len(words) - 0.2
+            if not plan or at > plan[-1][0] + 3.0:
+                plan.append((at, True))
+        elif length > 1.2 and spoken + length >= due:
+            at = sentence.start + min(0.4, length / 4)
+            if not plan or at > plan[-1][0] + 3.0:
+                plan.append((at, False))
+                due = spoken + length + every
+        spoken += length
+    return plan
+
+
+def add_user(
+    mic: npt.NDArray[np.float64], plan: list[tuple[float, bool]], sir_db: float
+) -> list[UserClip]:
+    """Add the user's "pain" phrases (through the room, from the floor) to ``mic``."""
+    level = 32768 * 10 ** ((-22 + sir_db) / 20)
+    clips: list[UserClip] = []
+    for number, (at, own) in enumerate(plan):
+        text = PAIN_TEXTS[number % len(PAIN_TEXTS)]
+        voice = USER_VOICES[number // len(PAIN_TEXTS) % len(USER_VOICES)]
+        dry = speech.synthesize(text, voice)
+        wet = benchlib.reverberate(dry, benchlib.room_impulse(2.5, 0.5, seed=number))
+        wet *= level / max(speech.active_rms(_pcm(wet)), 1.0)
+        start = round(at * SAMPLE_RATE)
+        part = wet[: max(0, mic.size - start)]
+        mic[start : start + part.size] += part
+        clips.append(UserClip(text, voice.label, at, at + dry.size / SAMPLE_RATE, own))
+    return clips
+
+
+# --- listening ------------------------------------------------------------------------------------
+
+
+class NarrationSource:
+    """The Listener's AudioSource: 0.1 s chunks read a little after their capture, with the
+    coach's output logged as it is played (ahead of the microphone by the output buffer)."""
+
+    def __init__(self, mic: benchlib.Audio, utterances: list[Utterance], log: ReferenceLog):
+        self._chunks = list(speech.chunks(mic, BLOCK_SECONDS))
+        self._utterances = utterances
+        self._played = Played(utterances)
+        self._log = log
+        self._logged = 0
+        self._next = 0
+        self._fed = 0
+        self._rng = np.random.default_rng(1)
+        self.now = T0
+        self.done = threading.Event()
+
+    def start(self) -> None:
+        """Nothing to open."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def read(self, timeout: float = 0.5) -> bytes | None:
+        """The next chunk; None (and ``done`` set) at the end."""
+        if self._next >= len(self._chunks):
+            self.done.set()
+            time.sleep(0.005)
+            return None
+        chunk = self._chunks[self._next]
+        self._next += 1
+        self._fed += len(chunk) // 2
+        self.now = T0 + self._fed / SAMPLE_RATE + 0.02 + abs(float(self._rng.normal(0, 0.005)))
+        ahead = round((self.now - T0 + OUTPUT_LATENCY) * RATE)
+        while self._logged < ahead:
+            self._log.add(T0 + self._logged / RATE, self._played.block(self._logged, 1024))
+            self._logged += 1024
+        return chunk
+
+    def spoken(self) -> list[Spoken]:
+        """The coach's utterances heard so far, as VoiceSpeaker.spoken holds them."""
+        now = self.now
+        return [
+            Spoken(u.text, T0 + u.start, T0 + u.end if T0 + u.end <= now else None, True)
+            for u in self._utterances
+            if T0 + u.start <= now
+        ]
+
+
+class Timed:
+    """A Recognizer that adds up the processor time spent in it."""
+
+    def __init__(self, inner: Recognizer) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cpu = 0.0
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        """Feed the inner recognizer, timed."""
+        began = time.thread_time()
+        try:
+            return self.inner.accept(pcm)
+        finally:
+            self.cpu += time.thread_time() - began
+
+    def flush(self) -> list[Heard]:
+        """End of stream."""
+        return self.inner.flush()
+
+    def reset(self) -> None:
+        """Forget a partial utterance."""
+        self.inner.reset()
+
+
+@dataclass
+class Run:
+    """What the listener did with one stream."""
+
+    heard: list[Heard]
+    ignored: list[Heard]
+    guard_cpu: float
+    recognizer_cpu: float
+    wall: float
+
+
+def listen(
+    mic: npt.NDArray[np.float64], utterances: list[Utterance], engine: str, grammar: Grammar
+) -> Run:
+    """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech)."""
+    log = ReferenceLog(RATE, keep_seconds=60.0)
+    source = NarrationSource(_pcm(mic), utterances, log)
+    guard = EchoGuard(log.slice, RATE, source.spoken, grammar)
+    recognizer = Timed(make_recognizer(engine, None, grammar))
+    listener = Listener(
+        lambda: source,
+        recognizer,
+        lambda call: call(),
+        lambda heard: None,
+        lambda: None,
+        lambda: None,
+        lambda what: None,
+        echo=guard,
+        clock=lambda: source.now,
+    )
+    began = time.perf_counter()
+    listener.start()
+    source.done.wait()
+    listener.stop(timeout=60.0)
+    wall = time.perf_counter() - began
+    return Run(listener.heard, listener.ignored, guard.cpu_seconds, recognizer.cpu, wall)
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def _near(heard: Heard, clip: UserClip) -> bool:
+    return heard.start < clip.end + 0.3 and heard.end > clip.start - 0.3
+
+
+def _heard(items: list[Heard]) -> list[str]:
+    return [f"{h.start:.1f} s {h.text!r} -> {h.command}" for h in items]
+
+
+def report_alone(run: Run, seconds: float, speech_seconds: float) -> dict[str, Any]:
+    """The narration alone: everything acted on is a false accept."""
+    return {
+        "false_accepts": len(run.heard),
+        "false_accepts_per_hour_of_narration": round(len(run.heard) / seconds * 3600, 2),
+        "false_accepts_per_hour_of_coach_speech": round(len(run.heard) / speech_seconds * 3600, 2),
+        "pain_false_accepts": sum(h.command == "pain" for h in run.heard),
+        "acted_on": _heard(run.heard),
+        "refused_as_own_speech": len(run.ignored),
+        "refused": _heard(run.ignored)[:40],
+        **_costs(run, seconds),
+    }
+
+
+def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, Any]:
+    """The narration with the user's pains over it."""
+    hits = [any(h.command == "pain" and _near(h, c) for h in run.heard) for c in clips]
+    during = [hit for hit, c in zip(hits, clips, strict=True) if not c.over_own_pain]
+    over_own = [hit for hit, c in zip(hits, clips, strict=True) if c.over_own_pain]
+    others = [h for h in run.heard if not any(_near(h, c) for c in clips)]
+    return {
+        "user_pains": len(clips),
+        "pain_recall_during_coach_speech": benchlib.ratio(sum(during), len(during)),
+        "pain_recall_over_the_coachs_own_pain_word": benchlib.ratio(sum(over_own), len(over_own)),
+        "pain_recall_all": benchlib.ratio(sum(hits), len(hits)),
+        "missed": [
+            f"{c.start:.1f} s {c.voice} {c.text!r}{' (over its own pain)' * c.over_own_pain}"
+            for hit, c in zip(hits, clips, strict=True)
+            if not hit
+        ],
+        "refused_user_pains": sum(
+            1 for h in run.ignored if h.command == "pain" and any(_near(h, c) for c in clips)
+        ),
+        "false_accepts_away_from_the_user": len(others),
+        "false_accepts_per_hour_of_narration": round(len(others) / seconds * 3600, 2),
+        "acted_on_away_from_the_user": _heard(others),
+        **_costs(run, seconds),
+    }
+
+
+def _costs(run: Run, seconds: float) -> dict[str, Any]:
+    return {
+        "echo_guard_percent_of_one_core": round(100 * run.guard_cpu / seconds, 2),
+        "recognizer_percent_of_one_core": round(100 * run.recognizer_cpu / seconds, 2),
+        "realtime_factor": round(run.wall / seconds, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--engine", default="pocketsphinx", help="pocketsphinx or its +whisper")
+    parser.add_argument("--seconds", type=float, help="only the first N seconds of narration")
+    parser.add_argument("--user-every", type=float, default=20.0, help="seconds of coach speech")
+    parser.add_argument("--sir-db", type=float, default=-5.0, help="user's speech over the echo")
+    parser.add_argument("--delay", type=float, default=0.05, help="echo delay (seconds)")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    if args.engine not in ("pocketsphinx", "pocketsphinx+whisper"):
+        parser.error("--engine: pocketsphinx or pocketsphinx+whisper (no English vosk model here)")
+    grammar = load_grammar(default_grammar_path("en"))
+    machine = benchlib.machine_info()
+    began = time.perf_counter()
+    utterances = narrate(ROUTINES, args.seconds)
+    seconds = utterances[-1].end + 3.0
+    speech_seconds = sum(s.end - s.start for u in utterances for s in u.sentences)
+    mic = echo_path(utterances, seconds, args.delay)
+    alone = listen(mic, utterances, args.engine, grammar)
+    clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
+    with_user = listen(mic, utterances, args.engine, grammar)
+    report = {
+        "label": args.label,
+        "engine": args.engine,
+        "package": benchlib.package_info(),
+        "routines": list(ROUTINES),
+        "narration_seconds": round(seconds, 1),
+        "coach_speech_seconds": round(speech_seconds, 1),
+        "utterances": len(utterances),
+        "echo_delay_seconds": args.delay,
+        "echo_level_dbfs": -22.0,
+        "user_sir_db": args.sir_db,
+        "narration_alone": report_alone(alone, seconds, speech_seconds),
+        "with_user_saying_pain": report_user(with_user, clips, seconds),
+        "wall_seconds": round(time.perf_counter() - began, 1),
+        "peak_rss_mb": benchlib.peak_rss_mb(),
+        "machine": machine,
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
