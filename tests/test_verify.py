@@ -153,9 +153,9 @@ FALSE_FOR_POCKETSPHINX = (
     "No.",
     "This exercise strengthens your back.",
 )
-"""Sentences pocketsphinx alone takes for a command (Piper voice, found with
-scripts/bench_recognition.py --engine pocketsphinx+whisper in clean and pink 20 dB sessions). "No." is a command too since it
-answers "Was that easy?": whisper rightly lets that one through."""
+"""Sentences pocketsphinx alone takes for a command (Piper voice, clean and pink 20 dB sessions;
+found with the bench script since replaced by scripts/bench_recognition.py). "No." is a
+command too since it answers "Was that easy?": whisper rightly lets that one through."""
 
 
 @pytest.fixture(scope="module")
