@@ -95,7 +95,8 @@ def test_pocketsphinx_bench_reports_every_figure(corpus: Path) -> None:
     assert latency["detections"] >= 1
     assert latency["total_p50_ms"] >= latency["audio_p50_ms"] > 0
     assert 0 < report["cpu_seconds_per_audio_second"] < 1
-    assert report["peak_rss_mb"] > report["rss_before_recognizer_mb"] > 0
+    # a peak: loading the recognizer need not raise it above what reading the corpus took
+    assert report["peak_rss_mb"] >= report["rss_before_recognizer_mb"] > 0
     assert report["machine"]["cores"] >= 1
 
 
