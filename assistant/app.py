@@ -26,6 +26,9 @@ from assistant.session import Session, Timing
 from assistant.snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from assistant.echo import EchoGuard
+    from assistant.listener import AudioSource, Listener
+    from assistant.ports import Recognizer
     from assistant.tts import Spoken
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,7 +136,6 @@ def run_voice(
     """A spoken session: the voice speaks, the recognizer listens, nobody touches anything."""
     from assistant.echo import EchoGuard
     from assistant.engines import choose_engine, make_recognizer
-    from assistant.listener import AudioSource, Listener
     from assistant.mic import FileSource, Microphone, read_wav
     from assistant.recording import MicrophoneRecording
     from assistant.tts import make_speaker
@@ -191,15 +193,12 @@ def run_voice(
             )
             follow(session.snapshot)
             check_ins = _check_ins(settings, session, speaker, loop)
-            listener = Listener(
+            listener = session_listener(
+                session,
+                check_ins,
                 open_source,
                 recognizer,
                 loop.post,
-                lambda heard: act(session, heard.command, check_ins),
-                on_lost=session.input_lost,
-                on_back=session.input_back,
-                on_failed=session.input_lost,
-                on_recovered=session.input_back,
                 echo=EchoGuard(voice.reference, voice.rate, lambda: voice.spoken, grammar),
             )
             speaker.say(f"Listening with {recognizer.name}.")
@@ -211,6 +210,33 @@ def run_voice(
     finally:
         voice.close()
     return _advice_heard(result, voice.spoken)
+
+
+def session_listener(
+    session: Session,
+    check_ins: CheckIns,
+    open_source: Callable[[], AudioSource],
+    recognizer: Recognizer,
+    post: Callable[[Callable[[], None]], None],
+    echo: EchoGuard | None = None,
+    retry_seconds: float = 2.0,
+) -> Listener:
+    """A listener whose commands go to ``session``; lost or failing input pauses it, and its
+    return resumes it."""
+    from assistant.listener import Listener
+
+    return Listener(
+        open_source,
+        recognizer,
+        post,
+        lambda heard: act(session, heard.command, check_ins),
+        on_lost=session.input_lost,
+        on_back=session.input_back,
+        on_failed=session.input_lost,
+        on_recovered=session.input_back,
+        echo=echo,
+        retry_seconds=retry_seconds,
+    )
 
 
 def _advice_heard(result: SessionResult, spoken: Iterable[Spoken]) -> SessionResult:

@@ -7,13 +7,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from assistant import __version__, phrases
 from assistant.config import Settings, load_settings
 from assistant.engines import ENGINES
 from assistant.errors import CoachError
 from assistant.routine import Exercise, builtin_routines, resolve_routine
+
+if TYPE_CHECKING:
+    from assistant.app import VoiceOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -205,23 +208,13 @@ def _device(value: str | None) -> int | str | None:
 
 
 def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from assistant.app import VoiceOptions, run_text, run_voice
+    from assistant.app import run_text, run_voice
 
     settings = _settings(args)
     if args.text:
         result = run_text(settings, stdin, stdout, args.screen)
     else:
-        options = VoiceOptions(
-            engine=args.engine,
-            model=args.model,
-            audio_in=args.audio_in,
-            audio_out=args.audio_out,
-            voice=args.voice,
-            input_device=_device(args.input_device),
-            output_device=_device(args.output_device),
-            record=args.record,
-        )
-        result = run_voice(settings, options, stdout, args.screen)
+        result = run_voice(settings, _voice_options(args), stdout, args.screen)
     if result.pain_failures:
         print(f"exercise-coach: {phrases.pain_advice()}", file=sys.stderr)
         print(
@@ -231,11 +224,11 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     return result.exit_code
 
 
-def _kiosk(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+def _voice_options(args: argparse.Namespace) -> VoiceOptions:
+    """The voice and listening options of ``run`` and ``kiosk`` (only ``run`` has --record)."""
     from assistant.app import VoiceOptions
-    from assistant.kiosk_app import KioskOptions, run_kiosk
 
-    voice = VoiceOptions(
+    return VoiceOptions(
         engine=args.engine,
         model=args.model,
         audio_in=args.audio_in,
@@ -243,9 +236,15 @@ def _kiosk(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         voice=args.voice,
         input_device=_device(args.input_device),
         output_device=_device(args.output_device),
+        record=getattr(args, "record", None),
     )
+
+
+def _kiosk(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from assistant.kiosk_app import KioskOptions, run_kiosk
+
     options = KioskOptions(
-        profiles=args.profiles, text=args.text, voice=voice, screen_port=args.screen
+        profiles=args.profiles, text=args.text, voice=_voice_options(args), screen_port=args.screen
     )
     return run_kiosk(_settings(args), options, stdin, stdout)
 

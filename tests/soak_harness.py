@@ -39,14 +39,14 @@ from typing import Any
 from soak_seams import FlakyHistory, FlakyRecognizer, SimLoop, SoakMic, SoakVoice
 from soak_user import TYPED, Clips, Counts, Plan, SoakUser, plan_session
 
+from assistant.app import session_listener
 from assistant.checkin import CheckIns, CheckInTiming
 from assistant.config import Settings
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.history import History
-from assistant.listener import Listener
 from assistant.ports import Outcome
 from assistant.routine import resolve_routine
-from assistant.runner import act, build_session, run_session
+from assistant.runner import build_session, run_session
 from assistant.session import Timing
 
 # ---------------------------------------------------------------------------- the report
@@ -323,16 +323,8 @@ def _start_listening(user: SoakUser, grammar: Grammar) -> Callable[[], None]:
     recognizer = FlakyRecognizer(PocketsphinxRecognizer(grammar))
     mic = SoakMic()
     session, check_ins, loop = user.session, user.check_ins, user.loop
-    listener = Listener(
-        lambda: mic,
-        recognizer,
-        loop.post,
-        lambda heard: act(session, heard.command, check_ins),
-        on_lost=session.input_lost,
-        on_back=session.input_back,
-        on_failed=session.input_lost,
-        on_recovered=session.input_back,
-        retry_seconds=0.005,
+    listener = session_listener(
+        session, check_ins, lambda: mic, recognizer, loop.post, retry_seconds=0.005
     )
     user.mic, user.listener, user.recognizer = mic, listener, recognizer
     return listener.start
