@@ -27,7 +27,6 @@ import argparse
 import bisect
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,6 @@ from assistant.echo import EchoGuard
 from assistant.engines import make_recognizer
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.listener import Listener
-from assistant.mic import BLOCK_SECONDS
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 from assistant.tts import SENTENCE_GAP_SECONDS, HelperRenderer, Spoken, prepare, split_sentences
 
@@ -239,40 +237,22 @@ def add_user(
 # --- listening ------------------------------------------------------------------------------------
 
 
-class NarrationSource:
+class NarrationSource(speech.ChunkSource):
     """The Listener's AudioSource: 0.1 s chunks read a little after their capture, with the
     coach's output logged as it is played (ahead of the microphone by the output buffer)."""
 
     def __init__(self, mic: benchlib.Audio, utterances: list[Utterance], log: ReferenceLog):
-        self._chunks = list(speech.chunks(mic, BLOCK_SECONDS))
+        super().__init__(mic, T0)
         self._utterances = utterances
         self._played = Played(utterances)
         self._log = log
         self._logged = 0
-        self._next = 0
-        self._fed = 0
-        self._rng = np.random.default_rng(1)
-        self.now = T0
-        self.done = threading.Event()
-
-    def start(self) -> None:
-        """Nothing to open."""
-
-    def close(self) -> None:
-        """Nothing to release."""
 
     def read(self, timeout: float = 0.5) -> bytes | None:
-        """The next chunk; None (and ``done`` set) at the end."""
-        if self._next >= len(self._chunks):
-            self.done.set()
-            time.sleep(0.005)
-            return None
-        chunk = self._chunks[self._next]
-        self._next += 1
-        self._fed += len(chunk) // 2
-        self.now = T0 + self._fed / SAMPLE_RATE + 0.02 + abs(float(self._rng.normal(0, 0.005)))
+        """The next chunk (None at the end), once what was played up to it is logged."""
+        chunk = super().read(timeout)
         ahead = round((self.now - T0 + OUTPUT_LATENCY) * RATE)
-        while self._logged < ahead:
+        while chunk is not None and self._logged < ahead:
             self._log.add(T0 + self._logged / RATE, self._played.block(self._logged, 1024))
             self._logged += 1024
         return chunk

@@ -14,6 +14,8 @@ import io
 import os
 import shutil
 import subprocess
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -311,6 +313,46 @@ def chunks(audio: Audio, seconds: float = 0.1) -> Iterator[bytes]:
     data = audio.astype("<i2")
     for start in range(0, len(data), size):
         yield data[start : start + size].tobytes()
+
+
+class ChunkSource:
+    """An AudioSource for the Listener: 0.1 s chunks, read as if from a sound card.
+
+    Each chunk is read ``bias`` (+ jitter) seconds after its last sample was captured; the
+    listener's clock says so, so its capture-time stamps are as late as a real device's.
+    """
+
+    def __init__(
+        self, pcm: Audio, start: float = 1000.0, bias: float = 0.02, jitter: float = 0.005
+    ) -> None:
+        """``start``: the listener's clock at the first sample (``now`` follows the reads)."""
+        self._chunks = list(chunks(pcm, 0.1))
+        self._next = 0
+        self._fed = 0
+        self._rng = np.random.default_rng(1)
+        self._bias, self._jitter = bias, jitter
+        self._start = start
+        self.now = start
+        self.done = threading.Event()
+
+    def start(self) -> None:
+        """Nothing to open."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def read(self, timeout: float = 0.5) -> bytes | None:
+        """The next chunk; None (and ``done`` set) at the end."""
+        if self._next >= len(self._chunks):
+            self.done.set()
+            time.sleep(0.005)
+            return None
+        chunk = self._chunks[self._next]
+        self._next += 1
+        self._fed += len(chunk) // 2
+        delay = self._bias + abs(float(self._rng.normal(0.0, self._jitter)))
+        self.now = self._start + self._fed / SAMPLE_RATE + delay
+        return chunk
 
 
 VOICE_PHRASES_EN: dict[str, tuple[str, ...]] = {

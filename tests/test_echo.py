@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 import wave
 from collections.abc import Sequence
@@ -146,42 +145,6 @@ def add_speech(mic: Floats, clip: speech.Audio, at: float, level: float) -> Floa
     return mixed
 
 
-class ChunkSource:
-    """An AudioSource for the Listener: 0.1 s chunks, read as if from a sound card.
-
-    Each chunk is read ``bias`` (+ jitter) seconds after its last sample was captured; the
-    listener's clock says so, so its capture-time stamps are as late as a real device's.
-    """
-
-    def __init__(self, pcm: speech.Audio, bias: float = 0.02, jitter: float = 0.005) -> None:
-        self._chunks = list(speech.chunks(pcm, 0.1))
-        self._next = 0
-        self._fed = 0
-        self._rng = np.random.default_rng(1)
-        self._bias, self._jitter = bias, jitter
-        self.now = T0
-        self.done = threading.Event()
-
-    def start(self) -> None:
-        """Nothing to open."""
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def read(self, timeout: float = 0.5) -> bytes | None:
-        """The next chunk; None (and ``done`` set) at the end."""
-        if self._next >= len(self._chunks):
-            self.done.set()
-            time.sleep(0.005)
-            return None
-        chunk = self._chunks[self._next]
-        self._next += 1
-        self._fed += len(chunk) // 2
-        delay = self._bias + abs(float(self._rng.normal(0.0, self._jitter)))
-        self.now = T0 + self._fed / SAMPLE_RATE + delay
-        return chunk
-
-
 @dataclass
 class Run:
     """What the listener did with one simulated session."""
@@ -203,7 +166,7 @@ def listen(
     for start in range(0, narration.audio.size, block):
         log.add(T0 + start / RATE, narration.audio[start : start + block])
     echo = EchoGuard(log.slice, RATE, lambda: narration.spoken, GRAMMAR, settings)
-    source = ChunkSource(np.clip(np.round(mic), -32768, 32767).astype(np.int16))
+    source = speech.ChunkSource(np.clip(np.round(mic), -32768, 32767).astype(np.int16))
     recognizer = PocketsphinxRecognizer(GRAMMAR)
     listener = Listener(
         lambda: source,
