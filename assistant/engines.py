@@ -11,9 +11,11 @@ from assistant.ports import Recognizer
 
 _LOGGER = logging.getLogger(__name__)
 
-ENGINES = ("auto", "vosk", "pocketsphinx", "pocketsphinx+whisper")
-"""``pocketsphinx+whisper`` checks every command but pain with whisper tiny.en: far fewer
-false accepts, but slower and it loses some commands (docs/benchmarks.md); opt-in."""
+ENGINES = ("auto", "vosk", "pocketsphinx", "whisper", "pocketsphinx+whisper")
+"""``whisper`` transcribes each short segment with whisper tiny.en and finds the command
+in the words, with pocketsphinx alongside so pain is not kept waiting for whisper;
+``pocketsphinx+whisper`` checks every command pocketsphinx hears but pain with whisper
+(docs/benchmarks.md compares them)."""
 
 
 def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str, Path | None]:
@@ -27,7 +29,7 @@ def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str,
     if engine not in ENGINES:
         raise RecognizerError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     found = model or find_model(data_dir)
-    if engine.startswith("pocketsphinx"):
+    if engine.startswith("pocketsphinx") or engine == "whisper":
         return engine, None
     if engine == "auto" and found is None:
         return "pocketsphinx", None
@@ -49,6 +51,16 @@ def make_recognizer(engine: str, model: Path | None, grammar: Grammar) -> Recogn
     from assistant.asr_pocketsphinx import PocketsphinxRecognizer
 
     recognizer = PocketsphinxRecognizer(grammar)
+    if engine == "whisper":
+        try:
+            from assistant.asr_whisper import WhisperRecognizer
+
+            return WhisperRecognizer(grammar, fast=recognizer)
+        except ImportError as err:
+            raise RecognizerError(
+                f"the whisper engine needs the 'verify' extra ({err}): "
+                "pip install 'exercise-coach[verify]'"
+            ) from None
     if engine == "pocketsphinx+whisper":
         from assistant.verify import VerifiedRecognizer
 

@@ -67,12 +67,23 @@ def command_prompt(grammar: Grammar) -> str:
     return "Commands: " + ", ".join(dict.fromkeys(phrases)) + "."
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """What whisper heard in a segment, with its own confidence figures."""
+
+    text: str
+    avg_logprob: float = 0.0
+    """Mean log probability of the tokens (whisper's; 0 when it gave no segment)."""
+    no_speech_prob: float = 0.0
+    """Whisper's probability that the audio holds no speech."""
+
+
 class WhisperTranscriber:
     """faster-whisper decoding of short segments, greedy, with the commands as prompt."""
 
     def __init__(
         self,
-        prompt: str,
+        prompt: str | None,
         *,
         model_dir: Path | None = None,
         threads: int = 0,
@@ -98,6 +109,10 @@ class WhisperTranscriber:
 
     def __call__(self, audio: FloatAudio) -> str:
         """The text whisper hears in ``audio`` (16 kHz mono float32)."""
+        return self.transcribe(audio).text
+
+    def transcribe(self, audio: FloatAudio) -> Transcript:
+        """What whisper hears in ``audio`` (16 kHz mono float32), with its confidence."""
         self.load()
         segments, _info = self._model.transcribe(
             audio,
@@ -109,7 +124,14 @@ class WhisperTranscriber:
             vad_filter=False,
             condition_on_previous_text=False,
         )
-        return " ".join(str(segment.text).strip() for segment in segments).strip()
+        parts = list(segments)
+        if not parts:
+            return Transcript("")
+        return Transcript(
+            " ".join(str(part.text).strip() for part in parts).strip(),
+            avg_logprob=min(float(part.avg_logprob) for part in parts),
+            no_speech_prob=max(float(part.no_speech_prob) for part in parts),
+        )
 
 
 class VerifiedRecognizer:

@@ -50,7 +50,7 @@ from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.mic import BLOCK_SECONDS
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 
-ENGINES = ("pocketsphinx", "pocketsphinx+whisper", "vosk")
+ENGINES = ("pocketsphinx", "whisper", "pocketsphinx+whisper", "vosk")
 WARMUP = 3.0
 """Seconds of a condition's noise fed before its first file."""
 GOOD_SNR = (benchlib.CLEAN, "20", "10")
@@ -141,6 +141,11 @@ def build(setup: Setup, grammar: Grammar) -> Recognizer:
         decoding=replace(Decoding(), **o.get("decoding", {})),
         endpoint=replace(EndpointSettings(), **o.get("endpoint", {})),
     )
+    if setup.engine == "whisper":
+        from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+
+        settings = replace(WhisperSettings(), **o.get("whisper", {}))
+        return WhisperRecognizer(grammar, settings=settings, fast=recognizer)
     if setup.engine != "pocketsphinx+whisper":
         return recognizer
     verified = VerifiedRecognizer(recognizer, grammar)

@@ -13,11 +13,12 @@ import hashlib
 import io
 import os
 import shutil
+import statistics
 import subprocess
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from assistant.ports import SAMPLE_RATE
+from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 
 Audio = npt.NDArray[np.int16]
 NoiseKind = Literal["white", "pink", "brown"]
@@ -446,3 +447,75 @@ DISTRACTORS: tuple[str, ...] = (
     "Not bad at all.",
 )
 """Ordinary talk and coach narration: no command phrase in any of them."""
+
+
+# --- streamed sessions of clips, for the recognizer tests -----------------------------------
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One utterance placed in a streamed session."""
+
+    text: str
+    expected: str | None
+    start: float
+    """Seconds into the stream where its speech starts."""
+    end: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the recognizer reported for one streamed session."""
+
+    heard: list[tuple[Heard, float, float]]
+    """Each command with the audio time it was returned at and the accept() compute time."""
+    clips: list[Clip]
+
+    def for_clip(self, clip: Clip) -> list[tuple[Heard, float, float]]:
+        """Commands whose speech overlaps the clip (give or take 0.3 s)."""
+        return [
+            h for h in self.heard if h[0].end > clip.start - 0.3 and h[0].start < clip.end + 0.3
+        ]
+
+
+GAP = 1.6
+"""Seconds between clips in a streamed session."""
+
+
+def session(
+    texts: Sequence[tuple[str, str | None]],
+    voice: Voice,
+    snr_db: float | None,
+    seed: int = 1,
+) -> tuple[Audio, list[Clip]]:
+    """Clips one after another, 1.6 s apart after 2 s of lead-in, in continuous pink noise."""
+    parts: list[Audio] = [silence(2.0)]
+    clips: list[Clip] = []
+    position = 2.0
+    for text, expected in texts:
+        audio = synthesize(text, voice)
+        first, last = speech_bounds(audio)
+        clips.append(Clip(text, expected, position + first, position + last))
+        parts += [audio, silence(GAP)]
+        position += (len(audio) + round(GAP * SAMPLE_RATE)) / SAMPLE_RATE
+    stream = np.concatenate(parts).astype(np.int16)
+    if snr_db is not None:
+        level = statistics.median(active_rms(synthesize(t, voice)) for t, _ in texts)
+        hiss = noise("pink", len(stream) / SAMPLE_RATE, seed)[: len(stream)]
+        mixed = stream.astype(np.float64) + hiss * level / 10 ** (snr_db / 20)
+        stream = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+    return stream, clips
+
+
+def run(recognizer: Recognizer, stream: Audio, clips: list[Clip]) -> Result:
+    """Stream audio in 0.1 s chunks, noting the audio time and compute time of each result."""
+    heard: list[tuple[Heard, float, float]] = []
+    fed = 0.0
+    for chunk in chunks(stream, 0.1):
+        began = time.perf_counter()
+        results = recognizer.accept(chunk)
+        spent = time.perf_counter() - began
+        fed += len(chunk) / 2 / SAMPLE_RATE
+        heard += [(h, fed, spent) for h in results]
+    heard += [(h, fed, 0.0) for h in recognizer.flush()]
+    return Result(heard, clips)

@@ -9,9 +9,6 @@ with ``-s`` to see them): they catch regressions, they are not the product's goa
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -26,14 +23,12 @@ from assistant.asr_pocketsphinx import (
 )
 from assistant.endpoint import Endpointer, EndpointSettings, EventKind, NoiseReducer, Segmenter
 from assistant.grammar import Command, Grammar, default_grammar_path, load_grammar
-from assistant.ports import SAMPLE_RATE, Heard
+from assistant.ports import SAMPLE_RATE
 
 pytest.importorskip("pocketsphinx")
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
 RECOGNITION_VOICES = (speech.PIPER, speech.KLATT_US, speech.F2_US_FAST_HIGH)
-GAP = 1.6
-"""Seconds between clips in a streamed session."""
 PHRASES = speech.voice_phrases_en()
 """The recognizer grammar: the phrases proposed as ``voice_phrases`` for grammars/en.toml."""
 
@@ -77,71 +72,6 @@ PAIN_PHRASES = (
     "help me it hurts",
 )
 """Pain phrases said in the recall test (all in ``PHRASES``)."""
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One utterance placed in a streamed session."""
-
-    text: str
-    expected: str | None
-    start: float
-    """Seconds into the stream where its speech starts."""
-    end: float
-
-
-@dataclass(frozen=True)
-class Result:
-    """What the recognizer reported for one streamed session."""
-
-    heard: list[tuple[Heard, float, float]]
-    """Each command with the audio time it was returned at and the accept() compute time."""
-    clips: list[Clip]
-
-    def for_clip(self, clip: Clip) -> list[tuple[Heard, float, float]]:
-        """Commands whose speech overlaps the clip (give or take 0.3 s)."""
-        return [
-            h for h in self.heard if h[0].end > clip.start - 0.3 and h[0].start < clip.end + 0.3
-        ]
-
-
-def session(
-    texts: Sequence[tuple[str, str | None]],
-    voice: speech.Voice,
-    snr_db: float | None,
-    seed: int = 1,
-) -> tuple[speech.Audio, list[Clip]]:
-    """Clips one after another, 1.6 s apart after 2 s of lead-in, in continuous pink noise."""
-    parts: list[speech.Audio] = [speech.silence(2.0)]
-    clips: list[Clip] = []
-    position = 2.0
-    for text, expected in texts:
-        audio = speech.synthesize(text, voice)
-        first, last = speech.speech_bounds(audio)
-        clips.append(Clip(text, expected, position + first, position + last))
-        parts += [audio, speech.silence(GAP)]
-        position += (len(audio) + round(GAP * SAMPLE_RATE)) / SAMPLE_RATE
-    stream = np.concatenate(parts).astype(np.int16)
-    if snr_db is not None:
-        level = statistics.median(speech.active_rms(speech.synthesize(t, voice)) for t, _ in texts)
-        noise = speech.noise("pink", len(stream) / SAMPLE_RATE, seed)[: len(stream)]
-        mixed = stream.astype(np.float64) + noise * level / 10 ** (snr_db / 20)
-        stream = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
-    return stream, clips
-
-
-def run(recognizer: PocketsphinxRecognizer, stream: speech.Audio, clips: list[Clip]) -> Result:
-    """Stream audio in 0.1 s chunks, noting the audio time and compute time of each result."""
-    heard: list[tuple[Heard, float, float]] = []
-    fed = 0.0
-    for chunk in speech.chunks(stream, 0.1):
-        began = time.perf_counter()
-        results = recognizer.accept(chunk)
-        spent = time.perf_counter() - began
-        fed += len(chunk) / 2 / SAMPLE_RATE
-        heard += [(h, fed, spent) for h in results]
-    heard += [(h, fed, 0.0) for h in recognizer.flush()]
-    return Result(heard, clips)
 
 
 def main_phrase_texts() -> list[tuple[str, str | None]]:
@@ -317,8 +247,8 @@ def test_commands_in_three_voices_clean_and_in_noise() -> None:
     for snr in (None, 10.0):
         correct = total = 0
         for voice in RECOGNITION_VOICES:
-            stream, clips = session(main_phrase_texts(), voice, snr)
-            result = run(make(), stream, clips)
+            stream, clips = speech.session(main_phrase_texts(), voice, snr)
+            result = speech.run(make(), stream, clips)
             misses = []
             for clip in clips:
                 got = result.for_clip(clip)
@@ -354,8 +284,8 @@ def test_short_phrases_with_commands_inside() -> None:
     ]
     correct = total = 0
     for voice in RECOGNITION_VOICES:
-        stream, clips = session(texts, voice, None)
-        result = run(make(), stream, clips)
+        stream, clips = speech.session(texts, voice, None)
+        result = speech.run(make(), stream, clips)
         for clip in clips:
             total += 1
             correct += [h.command for h, _, _ in result.for_clip(clip)] == [clip.expected]
@@ -368,8 +298,8 @@ def test_pain_is_heard_in_every_voice() -> None:
     for snr in (None, 10.0):
         heard = total = 0
         for voice in speech.VOICES:
-            stream, clips = session([(p, "pain") for p in PAIN_PHRASES], voice, snr)
-            result = run(make(), stream, clips)
+            stream, clips = speech.session([(p, "pain") for p in PAIN_PHRASES], voice, snr)
+            result = speech.run(make(), stream, clips)
             missed = []
             for clip in clips:
                 total += 1
@@ -390,8 +320,8 @@ def test_conversation_and_narration_fire_few_commands() -> None:
     total = 0
     for snr in (None, 10.0):
         for voice in (speech.PIPER, speech.KLATT_US):
-            stream, clips = session([(t, None) for t in DISTRACTORS], voice, snr, seed=3)
-            result = run(make(), stream, clips)
+            stream, clips = speech.session([(t, None) for t in DISTRACTORS], voice, snr, seed=3)
+            result = speech.run(make(), stream, clips)
             total += len(clips)
             false_accepts += [
                 f"{voice.label}/{snr}: {clip.text!r}->{h.text!r}"

@@ -33,3 +33,7 @@ def test_verified_pocketsphinx_is_chosen_by_name(tmp_path: Path) -> None:
         "pocketsphinx+whisper",
         None,
     )
+
+
+def test_whisper_is_chosen_by_name_without_a_vosk_model(tmp_path: Path) -> None:
+    assert choose_engine("whisper", None, tmp_path) == ("whisper", None)

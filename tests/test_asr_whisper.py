@@ -1,0 +1,255 @@
+"""Tests for the whisper recognizer (assistant.asr_whisper).
+
+The unit tests feed tones through the real endpointer with a fake transcriber and a fake
+fast recognizer; the recognition tests stream synthesized sessions through whisper tiny.en
+and pocketsphinx, as the app builds them, and print what they measure (REPORT lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import speech
+
+from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+from assistant.engines import make_recognizer
+from assistant.grammar import default_grammar_path, load_grammar
+from assistant.ports import SAMPLE_RATE, Heard
+from assistant.verify import FloatAudio, Transcript
+
+GRAMMAR = load_grammar(default_grammar_path("en"))
+
+
+class FakeTranscriber:
+    """Says the next of ``texts`` for each segment and keeps the segments it was given."""
+
+    def __init__(self, *texts: str | Transcript) -> None:
+        self.texts = [t if isinstance(t, Transcript) else Transcript(t, -0.2, 0.01) for t in texts]
+        self.calls: list[FloatAudio] = []
+
+    def load(self) -> None:
+        pass
+
+    def transcribe(self, audio: FloatAudio) -> Transcript:
+        self.calls.append(audio)
+        return self.texts.pop(0)
+
+
+class FakeFast:
+    """Reports each queued ``Heard`` once the stream is past its end."""
+
+    name = "fast"
+
+    def __init__(self, *heard: Heard) -> None:
+        self.pending = list(heard)
+        self.fed = 0
+        self.resets = 0
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        self.fed += len(pcm) // 2
+        ready = [h for h in self.pending if h.end + 0.1 <= self.fed / SAMPLE_RATE]
+        self.pending = [h for h in self.pending if h not in ready]
+        return ready
+
+    def flush(self) -> list[Heard]:
+        ready, self.pending = self.pending, []
+        return ready
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def bursts(*seconds: float, gap: float = 1.5) -> speech.Audio:
+    """Warbling tones of these lengths (speech to the energy endpointer: syllables at 3 Hz,
+    so its noise floor does not absorb them), ``gap`` s apart, in hiss."""
+    parts: list[speech.Audio] = [speech.silence(1.0)]
+    for length in seconds:
+        t = np.arange(round(length * SAMPLE_RATE)) / SAMPLE_RATE
+        envelope = 0.15 + 0.85 * np.abs(np.sin(np.pi * 3 * t + np.pi / 2))
+        tone = 8000 * envelope * np.sin(2 * np.pi * 300 * t)
+        parts += [tone.astype(np.int16), speech.silence(gap)]
+    audio = np.concatenate(parts).astype(np.float64)
+    audio += speech.noise("white", len(audio) / SAMPLE_RATE, 1)[: len(audio)] * 30
+    return np.clip(audio, -32768, 32767).astype(np.int16)
+
+
+def feed(recognizer: WhisperRecognizer, audio: speech.Audio) -> list[Heard]:
+    heard: list[Heard] = []
+    for chunk in speech.chunks(audio, 0.1):
+        heard += recognizer.accept(chunk)
+    return heard + recognizer.flush()
+
+
+def make(*texts: str | Transcript, fast: FakeFast | None = None, **settings: object):  # type: ignore[no-untyped-def]
+    transcriber = FakeTranscriber(*texts)
+    recognizer = WhisperRecognizer(
+        GRAMMAR,
+        settings=WhisperSettings(**settings),  # type: ignore[arg-type]
+        transcriber=transcriber,
+        fast=fast,
+    )
+    return recognizer, transcriber
+
+
+def test_each_segment_is_transcribed_and_its_command_found() -> None:
+    recognizer, transcriber = make("Next one, please.", "Can I have a longer rest?")
+    heard = feed(recognizer, bursts(0.8, 1.2))
+    assert [h.command for h in heard] == ["next", "longer_rest"]
+    assert heard[0].text == "next one please"
+    assert 0.9 < heard[0].start < 1.1 and 1.7 < heard[0].end < 1.9
+    # Whisper is given the speech with the endpointer's pre-roll and hangover around it.
+    assert len(transcriber.calls) == 2
+    assert 0.8 + 0.5 <= len(transcriber.calls[0]) / SAMPLE_RATE <= 0.8 + 0.7
+    assert recognizer.name == "whisper"
+
+
+def test_ordinary_talk_fires_nothing_and_long_sentences_are_not_decoded() -> None:
+    recognizer, transcriber = make(
+        "The weather is nice today.",
+        "I'll see you next week when we can go to the shops again.",
+        "Thank you.",
+        max_duration=1.2,
+    )
+    heard = feed(recognizer, bursts(1.0, 1.0, 0.6, 1.5))
+    assert heard == []
+    # 1.5 s of speech is more than max_duration: a sentence, never given to whisper.
+    assert len(transcriber.calls) == 3
+    assert [d.reason for d in recognizer.decisions] == [
+        "no command in it",
+        "a sentence (13 words)",
+        "no command in it",
+        "too long (1.44 s)",
+    ]
+
+
+def test_pain_counts_anywhere_in_what_is_said() -> None:
+    recognizer, _ = make("Oh, I think my back hurts a lot when I lift it up like this.")
+    assert [h.command for h in feed(recognizer, bursts(1.5))] == ["pain"]
+
+
+def test_noise_and_the_prompt_echoed_are_refused() -> None:
+    recognizer, _ = make(
+        Transcript("Next.", avg_logprob=-1.4, no_speech_prob=0.8),
+        "Commands: pause, wait, next.",
+        "",
+        Transcript("Next.", avg_logprob=-0.3, no_speech_prob=0.8),
+    )
+    heard = feed(recognizer, bursts(0.5, 0.5, 0.5, 0.5))
+    assert [d.reason for d in recognizer.decisions][:3] == [
+        "noise (no speech 0.80)",
+        "the prompt echoed",
+        "nothing heard",
+    ]
+    # Whisper unsure there is speech, but sure of the words: accepted.
+    assert [h.command for h in heard] == ["next"]
+
+
+def test_clicks_are_not_decoded() -> None:
+    recognizer, transcriber = make()
+    assert feed(recognizer, bursts(0.08, 0.1)) == []
+    assert transcriber.calls == []
+
+
+def test_fast_pain_is_reported_at_once_and_not_again_by_whisper() -> None:
+    fast = FakeFast(Heard("pain", "it hurts", 1.0, 1.6), Heard("next", "next", 3.1, 3.5))
+    recognizer, _ = make("It hurts.", "Next.", fast=fast)
+    audio = bursts(0.6, 0.5)
+    heard: list[tuple[Heard, float]] = []
+    for index, chunk in enumerate(speech.chunks(audio, 0.1)):
+        heard += [(h, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    heard += [(h, len(audio) / SAMPLE_RATE) for h in recognizer.flush()]
+    assert [h.text for h, _ in heard] == ["it hurts", "next"]
+    pain_at, next_at = heard[0][1], heard[1][1]
+    # The fast recognizer's pain came before the endpointer's hangover had even run out;
+    # its "next" was ignored (only safety commands are taken from it) and whisper's used.
+    assert pain_at <= 1.8 and next_at >= 3.5 + 0.3
+    assert recognizer.name == "whisper+fast"
+    recognizer.reset()
+    assert fast.resets == 1
+
+
+def test_whisper_pain_is_reported_when_the_fast_recognizer_missed_it() -> None:
+    fast = FakeFast(Heard("pain", "pain", 3.1, 3.5))
+    recognizer, _ = make("Ouch, that hurts.", "Pain.", fast=fast)
+    heard = feed(recognizer, bursts(0.6, 0.5))
+    assert [(h.command, h.text) for h in heard] == [("pain", "ouch that hurts"), ("pain", "pain")]
+
+
+def test_without_fast_safety_the_fast_recognizer_is_not_used() -> None:
+    fast = FakeFast(Heard("pain", "pain", 1.0, 1.6))
+    recognizer, _ = make("Next.", fast=fast, fast_safety=False)
+    assert [h.command for h in feed(recognizer, bursts(0.6))] == ["next"]
+    assert fast.fed == 0
+
+
+# --- real whisper -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whisper() -> Iterator[WhisperRecognizer]:
+    pytest.importorskip("faster_whisper")
+    recognizer = make_recognizer("whisper", None, GRAMMAR)
+    assert isinstance(recognizer, WhisperRecognizer)
+    yield recognizer
+
+
+def fresh(whisper: WhisperRecognizer) -> WhisperRecognizer:
+    """A recognizer sharing the loaded model, with its own endpointer and fast recognizer."""
+    return WhisperRecognizer(
+        GRAMMAR, transcriber=whisper.transcriber, fast=make_recognizer("pocketsphinx", None, GRAMMAR)
+    )
+
+
+def test_real_whisper_hears_commands_in_three_voices_clean_and_in_noise(
+    whisper: WhisperRecognizer,
+) -> None:
+    texts = [(command.phrases[0], command.name) for command in GRAMMAR.commands]
+    report: dict[str, float] = {}
+    for snr in (None, 10.0):
+        correct = total = 0
+        for voice in (speech.PIPER, speech.KLATT_US, speech.F2_US_FAST_HIGH):
+            stream, clips = speech.session(texts, voice, snr)
+            result = speech.run(fresh(whisper), stream, clips)
+            misses = []
+            for clip in clips:
+                got = [h.command for h, _, _ in result.for_clip(clip)]
+                total += 1
+                if got == [clip.expected]:
+                    correct += 1
+                else:
+                    misses.append(f"{clip.text!r}->{got}")
+            print(f"{voice.label} snr={snr}: misses {misses}")
+        report["clean" if snr is None else f"{snr:g}dB"] = correct / total
+    print(f"REPORT whisper commands accuracy {report}")
+    # Regression floors a little under what was measured when this was written (the
+    # REPORT line), not the product's goal of 97%; pocketsphinx alone: 0.70 and 0.55.
+    assert report["clean"] >= 0.80
+    assert report["10dB"] >= 0.75
+
+
+def test_real_whisper_hears_pain_in_every_voice_and_talk_fires_little(
+    whisper: WhisperRecognizer,
+) -> None:
+    pain = [(p, "pain") for p in ("it hurts", "ouch", "my back hurts", "i'm in pain")]
+    heard = total = 0
+    for voice in speech.VOICES:
+        stream, clips = speech.session(pain, voice, 10.0)
+        result = speech.run(fresh(whisper), stream, clips)
+        for clip in clips:
+            total += 1
+            heard += "pain" in [h.command for h, _, _ in result.for_clip(clip)]
+    fired: list[str] = []
+    count = 0
+    for voice in (speech.PIPER, speech.KLATT_US):
+        stream, clips = speech.session([(t, None) for t in speech.DISTRACTORS], voice, 10.0)
+        result = speech.run(fresh(whisper), stream, clips)
+        count += len(clips)
+        fired += [f"{clip.text!r}->{h.text!r}" for clip in clips for h, _, _ in result.for_clip(clip)]
+    print(f"REPORT whisper pain {heard}/{total} at 10 dB; distractors fired {len(fired)}/{count}")
+    for line in fired:
+        print("  ", line)
+    assert heard >= total - 2
+    # The pain fast path (pocketsphinx) fires on some talk; whisper itself on almost none.
+    assert len(fired) <= count // 8
