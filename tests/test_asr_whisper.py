@@ -118,7 +118,7 @@ def test_ordinary_talk_fires_nothing_and_long_sentences_are_not_decoded() -> Non
     assert len(transcriber.calls) == 3
     assert [d.reason for d in recognizer.decisions] == [
         "no command in it",
-        "a sentence (13 words)",
+        "talk, not a command (12 other words)",
         "no command in it",
         "too long (1.44 s)",
     ]
@@ -253,3 +253,20 @@ def test_real_whisper_hears_pain_in_every_voice_and_talk_fires_little(
     assert heard >= total - 2
     # The pain fast path (pocketsphinx) fires on some talk; whisper itself on almost none.
     assert len(fired) <= count // 8
+
+
+@pytest.mark.parametrize(
+    ("said", "command"),
+    [
+        ("Next one, please.", "next"),
+        ("Okay, resume. Resume.", "resume"),
+        ("Can we take a break?", "pause"),
+        ("Then I'm ready.", "ready"),
+        ("All children, next one, grow up.", None),
+        ("Pride relates more to louder opinion.", None),
+        ("Yes, end of time.", None),
+    ],
+)
+def test_a_command_must_be_most_of_what_was_said(said: str, command: str | None) -> None:
+    recognizer, _ = make(said)
+    assert [h.command for h in feed(recognizer, bursts(0.8))] == ([command] if command else [])
