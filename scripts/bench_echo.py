@@ -391,15 +391,19 @@ def _costs(run: Run, seconds: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--engine", default="pocketsphinx", help="pocketsphinx or its +whisper")
+    parser.add_argument(
+        "--engine", default="pocketsphinx", help="pocketsphinx, whisper or pocketsphinx+whisper"
+    )
     parser.add_argument("--seconds", type=float, help="only the first N seconds of narration")
     parser.add_argument("--user-every", type=float, default=20.0, help="seconds of coach speech")
     parser.add_argument("--sir-db", type=float, default=-5.0, help="user's speech over the echo")
     parser.add_argument("--delay", type=float, default=0.05, help="echo delay (seconds)")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
-    if args.engine not in ("pocketsphinx", "pocketsphinx+whisper"):
-        parser.error("--engine: pocketsphinx or pocketsphinx+whisper (no English vosk model here)")
+    if args.engine not in ("pocketsphinx", "whisper", "pocketsphinx+whisper"):
+        parser.error(
+            "--engine: pocketsphinx, whisper or pocketsphinx+whisper (no English vosk model here)"
+        )
     grammar = load_grammar(default_grammar_path("en"))
     machine = benchlib.machine_info()
     began = time.perf_counter()

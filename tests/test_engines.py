@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from assistant.engines import choose_engine
+from assistant.engines import choose_engine, whisper_installed
 from assistant.errors import ModelError, RecognizerError
 
 
-def test_auto_picks_pocketsphinx_without_a_vosk_model(tmp_path: Path) -> None:
+def test_auto_picks_whisper_without_a_vosk_model_when_it_is_installed(tmp_path: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    assert whisper_installed()
+    assert choose_engine("auto", None, tmp_path) == ("whisper", None)
+
+
+def test_auto_picks_pocketsphinx_without_vosk_or_whisper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faster_whisper" else real(name, *a),
+    )
+    assert not whisper_installed()
     assert choose_engine("auto", None, tmp_path) == ("pocketsphinx", None)
 
 
