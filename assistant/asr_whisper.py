@@ -81,6 +81,9 @@ class WhisperSettings:
     """Report a fast recognizer's safety commands at once (see the module docstring)."""
     threads: int = 0
     """CPU threads for whisper (0: CTranslate2's default)."""
+    window_seconds: float = 30.0
+    """Whisper's encoder window (see ``WhisperTranscriber``): 30 s hears most, 10 s answers
+    about 0.4 s sooner at a quarter of the processor time."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,9 @@ class WhisperRecognizer:
         self.settings = settings or WhisperSettings()
         s = self.settings
         self.transcriber: SegmentTranscriber = transcriber or WhisperTranscriber(
-            command_prompt(grammar) if s.prompt else None, threads=s.threads
+            command_prompt(grammar) if s.prompt else None,
+            threads=s.threads,
+            window_seconds=s.window_seconds,
         )
         self.transcriber.load()
         self.fast = fast if s.fast_safety else None

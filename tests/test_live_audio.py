@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from pulse import PulseAudio, pulse_audio, pulse_server
 from speech import PIPER, at_level, synthesize
 
@@ -79,10 +80,10 @@ class _Lines:
         raise AssertionError(f"{text!r} not said within {timeout} s: {self.lines[-5:]}")
 
 
-def _spoken_session(env: dict[str, str]) -> subprocess.Popen[str]:
-    """`exercise-coach run` as a user starts it, on the spine routine with pocketsphinx."""
+def _spoken_session(env: dict[str, str], engine: str) -> subprocess.Popen[str]:
+    """`exercise-coach run` as a user starts it, on the spine routine."""
     return subprocess.Popen(
-        [*COACH, "-v", "run", "--routine", "spine", "--engine", "pocketsphinx"],
+        [*COACH, "-v", "run", "--routine", "spine", "--engine", engine],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -91,13 +92,16 @@ def _spoken_session(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.parametrize("engine", ["pocketsphinx", "whisper"])
 def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
-    pulse_audio: PulseAudio, tmp_path: Path
+    pulse_audio: PulseAudio, tmp_path: Path, engine: str
 ) -> None:
+    if engine == "whisper":
+        pytest.importorskip("faster_whisper")
     pain = tmp_path / "pain.wav"
     _write_wav(pain, at_level(synthesize("I'm in pain", PIPER), -16.0))
     env = {**os.environ, **pulse_audio.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
-    coach = _spoken_session(env)
+    coach = _spoken_session(env, engine)
     assert coach.stdout is not None and coach.stderr is not None
     lines = _Lines(coach.stdout)
     try:
@@ -125,7 +129,7 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
                 stopped = True
         status = coach.wait(timeout=60)
         ended = time.monotonic()
-        print(f"REPORT pain over the coach: stopped after saying it {tries} time(s)")
+        print(f"REPORT {engine}: pain over the coach stopped it after {tries} time(s)")
     finally:
         if coach.poll() is None:
             coach.kill()
@@ -211,7 +215,7 @@ def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it
     # is unloaded to another source, so only the server going away loses the microphone.)
     with pulse_server() as pulse:
         env = {**os.environ, **pulse.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
-        coach = _spoken_session(env)
+        coach = _spoken_session(env, "pocketsphinx")
         assert coach.stdout is not None and coach.stderr is not None
         lines = _Lines(coach.stdout)
         try:
