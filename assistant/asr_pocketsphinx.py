@@ -61,6 +61,7 @@ from assistant.endpoint import (
     NoiseReducer,
     Samples,
     SegmentInfo,
+    length_verdict,
 )
 from assistant.errors import CoachError
 from assistant.grammar import Grammar, normalise
@@ -277,12 +278,9 @@ class PocketsphinxRecognizer:
         self._last_end = now
         text, score = "", None
         command: str | None = None
-        if segment.truncated:
-            reason = "too long (cut off)"
-        elif segment.duration < r.min_duration:
-            reason = f"too short ({segment.duration:.2f} s)"
-        elif segment.duration > r.max_duration:
-            reason = f"too long ({segment.duration:.2f} s)"
+        verdict = length_verdict(segment, r.min_duration, r.max_duration)
+        if verdict is not None:
+            reason = verdict
         else:
             audio = self._audio(segment.start - self.decoding.pre_roll, now)
             if self.decoding.denoise:

@@ -39,7 +39,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.endpoint import EndpointSettings, Segment, Segmenter
+from assistant.endpoint import EndpointSettings, Segment, Segmenter, length_verdict
 from assistant.grammar import Grammar, normalise
 from assistant.ports import Heard, Recognizer
 from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, command_prompt
@@ -182,12 +182,9 @@ class WhisperRecognizer:
         began = time.perf_counter()
         s, info = self.settings, segment.info
         text, command, confidence = "", None, 1.0
-        if info.truncated:
-            reason = "too long (cut off)"
-        elif info.duration < s.min_duration:
-            reason = f"too short ({info.duration:.2f} s)"
-        elif info.duration > s.max_duration:
-            reason = f"too long ({info.duration:.2f} s)"
+        verdict = length_verdict(info, s.min_duration, s.max_duration)
+        if verdict is not None:
+            reason = verdict
         else:
             heard = self.transcriber.transcribe(segment.audio.astype(np.float32) / 32768.0)
             text = heard.text

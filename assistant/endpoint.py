@@ -125,6 +125,17 @@ class SegmentInfo:
         return self.end - self.start
 
 
+def length_verdict(segment: SegmentInfo, shortest: float, longest: float) -> str | None:
+    """Why a segment is too short or too long to be a command, or None if it may be one."""
+    if segment.truncated:
+        return "too long (cut off)"
+    if segment.duration < shortest:
+        return f"too short ({segment.duration:.2f} s)"
+    if segment.duration > longest:
+        return f"too long ({segment.duration:.2f} s)"
+    return None
+
+
 @dataclass(frozen=True)
 class Segment:
     """A whole segment with its audio (pre-roll through hangover)."""

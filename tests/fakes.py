@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from assistant.clock import ManualClock
-from assistant.ports import Outcome
+from assistant.ports import SAMPLE_RATE, Heard, Outcome
 
 
 @dataclass
@@ -94,3 +94,28 @@ class FakeRecorder:
         self.sessions[session_id].update(
             outcome=outcome, exercise=exercise_id, set_no=set_no, rep_no=rep_no, side=side
         )
+
+
+class QueuedRecognizer:
+    """A recognizer that reports each queued ``Heard`` once the stream is ``delay`` seconds
+    past its end (an endpointer's hangover), and counts resets."""
+
+    def __init__(self, heard: list[Heard], delay: float = 0.3, name: str = "fake") -> None:
+        self.pending = list(heard)
+        self.delay = delay
+        self.name = name
+        self.fed = 0
+        self.resets = 0
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        self.fed += len(pcm) // 2
+        ready = [h for h in self.pending if h.end + self.delay <= self.fed / SAMPLE_RATE]
+        self.pending = [h for h in self.pending if h not in ready]
+        return ready
+
+    def flush(self) -> list[Heard]:
+        ready, self.pending = self.pending, []
+        return ready
+
+    def reset(self) -> None:
+        self.resets += 1

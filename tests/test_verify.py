@@ -11,36 +11,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import speech
+from fakes import QueuedRecognizer
 
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE, Heard
 from assistant.verify import FloatAudio, VerifiedRecognizer, WhisperTranscriber, command_prompt
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
-
-
-class FakeInner:
-    """Reports the queued ``Heard`` once the stream is 0.3 s past its end (a hangover)."""
-
-    name = "fake"
-
-    def __init__(self, heard: list[Heard]) -> None:
-        self.pending = list(heard)
-        self.fed = 0
-        self.resets = 0
-
-    def accept(self, pcm: bytes) -> list[Heard]:
-        self.fed += len(pcm) // 2
-        ready = [h for h in self.pending if h.end + 0.3 <= self.fed / SAMPLE_RATE]
-        self.pending = [h for h in self.pending if h not in ready]
-        return ready
-
-    def flush(self) -> list[Heard]:
-        ready, self.pending = self.pending, []
-        return ready
-
-    def reset(self) -> None:
-        self.resets += 1
 
 
 class FakeTranscriber:
@@ -69,7 +46,7 @@ def feed(recognizer: VerifiedRecognizer, pcm: bytes) -> list[Heard]:
 
 
 def test_name_and_reset() -> None:
-    inner = FakeInner([])
+    inner = QueuedRecognizer([])
     verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=FakeTranscriber(""))
     assert verified.name == "fake+whisper"
     verified.reset()
@@ -79,7 +56,7 @@ def test_name_and_reset() -> None:
 def test_pain_passes_through_without_whisper() -> None:
     pain = Heard("pain", "it hurts", 1.0, 1.6)
     transcriber = FakeTranscriber("hello")
-    verified = VerifiedRecognizer(FakeInner([pain]), GRAMMAR, transcriber=transcriber)
+    verified = VerifiedRecognizer(QueuedRecognizer([pain]), GRAMMAR, transcriber=transcriber)
     assert feed(verified, ramp(2.0)) == [pain]
     assert transcriber.calls == []
 
@@ -88,7 +65,7 @@ def test_pain_is_verified_when_asked() -> None:
     pain = Heard("pain", "it hurts", 1.0, 1.6)
     transcriber = FakeTranscriber("hello")
     verified = VerifiedRecognizer(
-        FakeInner([pain]), GRAMMAR, transcriber=transcriber, verify_safety=True
+        QueuedRecognizer([pain]), GRAMMAR, transcriber=transcriber, verify_safety=True
     )
     assert feed(verified, ramp(2.0)) == []
     assert len(transcriber.calls) == 1
@@ -97,7 +74,7 @@ def test_pain_is_verified_when_asked() -> None:
 def test_command_kept_when_whisper_agrees_and_cut_with_margin() -> None:
     heard = Heard("pause", "pause", 3.0, 3.5)
     transcriber = FakeTranscriber("Pause.")
-    verified = VerifiedRecognizer(FakeInner([heard]), GRAMMAR, transcriber=transcriber)
+    verified = VerifiedRecognizer(QueuedRecognizer([heard]), GRAMMAR, transcriber=transcriber)
     assert feed(verified, ramp(4.0)) == [heard]
     (audio,) = transcriber.calls
     assert len(audio) == round(1.0 * SAMPLE_RATE)  # 0.25 s margin either side
@@ -109,7 +86,7 @@ def test_command_dropped_when_whisper_disagrees() -> None:
     for text in ("hello", "", "keep going"):
         heard = Heard("next", "next", 1.0, 1.4)
         verified = VerifiedRecognizer(
-            FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber(text)
+            QueuedRecognizer([heard]), GRAMMAR, transcriber=FakeTranscriber(text)
         )
         assert feed(verified, ramp(2.0)) == []
         (check,) = verified.verifications
@@ -119,7 +96,7 @@ def test_command_dropped_when_whisper_disagrees() -> None:
 def test_whisper_pain_wins() -> None:
     heard = Heard("next", "next", 1.0, 1.4)
     verified = VerifiedRecognizer(
-        FakeInner([heard]), GRAMMAR, transcriber=FakeTranscriber("Ouch, my back hurts.")
+        QueuedRecognizer([heard]), GRAMMAR, transcriber=FakeTranscriber("Ouch, my back hurts.")
     )
     (result,) = feed(verified, ramp(2.0))
     assert result.command == "pain" and (result.start, result.end) == (1.0, 1.4)
@@ -127,7 +104,7 @@ def test_whisper_pain_wins() -> None:
 
 def test_ring_buffer_keeps_the_last_seconds() -> None:
     verified = VerifiedRecognizer(
-        FakeInner([]), GRAMMAR, transcriber=FakeTranscriber(""), buffer_seconds=1.0
+        QueuedRecognizer([]), GRAMMAR, transcriber=FakeTranscriber(""), buffer_seconds=1.0
     )
     feed(verified, ramp(3.0))
     assert verified.time == pytest.approx(3.0)
