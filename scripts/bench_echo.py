@@ -303,14 +303,27 @@ class Run:
     wall: float
 
 
+def build(engine: str, grammar: Grammar, fast_pain: bool) -> Recognizer:
+    """The recognizer as the app builds it; whisper without pocketsphinx for pain if asked."""
+    if engine == "whisper" and not fast_pain:
+        from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+
+        return WhisperRecognizer(grammar, settings=WhisperSettings(fast_safety=False))
+    return make_recognizer(engine, None, grammar)
+
+
 def listen(
-    mic: npt.NDArray[np.float64], utterances: list[Utterance], engine: str, grammar: Grammar
+    mic: npt.NDArray[np.float64],
+    utterances: list[Utterance],
+    engine: str,
+    grammar: Grammar,
+    fast_pain: bool = True,
 ) -> Run:
     """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech)."""
     log = ReferenceLog(RATE, keep_seconds=60.0)
     source = NarrationSource(_pcm(mic), utterances, log)
     guard = EchoGuard(log.slice, RATE, source.spoken, grammar)
-    recognizer = Timed(make_recognizer(engine, None, grammar))
+    recognizer = Timed(build(engine, grammar, fast_pain))
     listener = Listener(
         lambda: source,
         recognizer,
@@ -395,6 +408,11 @@ def main() -> None:
         "--engine", default="pocketsphinx", help="pocketsphinx, whisper or pocketsphinx+whisper"
     )
     parser.add_argument("--seconds", type=float, help="only the first N seconds of narration")
+    parser.add_argument(
+        "--no-fast-pain",
+        action="store_true",
+        help="whisper without pocketsphinx alongside for pain (WhisperSettings.fast_safety)",
+    )
     parser.add_argument("--user-every", type=float, default=20.0, help="seconds of coach speech")
     parser.add_argument("--sir-db", type=float, default=-5.0, help="user's speech over the echo")
     parser.add_argument("--delay", type=float, default=0.05, help="echo delay (seconds)")
@@ -411,12 +429,14 @@ def main() -> None:
     seconds = utterances[-1].end + 3.0
     speech_seconds = sum(s.end - s.start for u in utterances for s in u.sentences)
     mic = echo_path(utterances, seconds, args.delay)
-    alone = listen(mic, utterances, args.engine, grammar)
+    fast = not args.no_fast_pain
+    alone = listen(mic, utterances, args.engine, grammar, fast)
     clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
-    with_user = listen(mic, utterances, args.engine, grammar)
+    with_user = listen(mic, utterances, args.engine, grammar, fast)
     report = {
         "label": args.label,
         "engine": args.engine,
+        "fast_pain": fast,
         "package": benchlib.package_info(),
         "routines": list(ROUTINES),
         "narration_seconds": round(seconds, 1),
