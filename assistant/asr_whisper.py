@@ -130,6 +130,8 @@ class WhisperRecognizer:
         if self.fast is not None:
             self.name = f"whisper+{self.fast.name}"
         self._segmenter = Segmenter(endpoint)
+        self._waiting: list[Segment] = []
+        """Segments closed but not yet given to whisper."""
         self._safety = {c.name for c in grammar.commands if c.safety}
         self._reported: deque[tuple[float, float]] = deque(maxlen=8)
         """Speech (start, end) of the safety commands reported lately."""
@@ -137,18 +139,26 @@ class WhisperRecognizer:
         """The latest decisions, newest last."""
 
     def accept(self, pcm: bytes) -> list[Heard]:
-        """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it."""
-        heard = self._early(self.fast.accept(pcm)) if self.fast is not None else []
-        return heard + self._decide_all(self._segmenter.process(pcm))
+        """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it.
+
+        When the fast recognizer hears pain, that is returned at once and whisper's
+        segments wait for the next call: pain is not kept waiting for whisper's decoding."""
+        early = self._early(self.fast.accept(pcm)) if self.fast is not None else []
+        self._waiting += self._segmenter.process(pcm)
+        if early:
+            return early
+        return self._decide_waiting()
 
     def flush(self) -> list[Heard]:
         """End of stream: decide on a segment still open."""
-        heard = self._early(self.fast.flush()) if self.fast is not None else []
-        return heard + self._decide_all(self._segmenter.flush())
+        early = self._early(self.fast.flush()) if self.fast is not None else []
+        self._waiting += self._segmenter.flush()
+        return early + self._decide_waiting()
 
     def reset(self) -> None:
         """Forget any partial utterance."""
         self._segmenter.reset()
+        self._waiting = []
         if self.fast is not None:
             self.fast.reset()
 
@@ -166,7 +176,8 @@ class WhisperRecognizer:
         """A safety command already reported for this speech (by the other recognizer)."""
         return any(heard.start < end and start < heard.end for start, end in self._reported)
 
-    def _decide_all(self, segments: list[Segment]) -> list[Heard]:
+    def _decide_waiting(self) -> list[Heard]:
+        segments, self._waiting = self._waiting, []
         heard: list[Heard] = []
         for segment in segments:
             result = self._decide(segment)

@@ -152,6 +152,26 @@ def test_fast_pain_is_reported_at_once_and_not_again_by_whisper() -> None:
     assert fast.resets == 1
 
 
+def test_early_pain_does_not_wait_for_whisper_decoding_in_the_same_call() -> None:
+    audio = bursts(0.6)
+    chunks = list(speech.chunks(audio, 0.1))
+    # Without the fast recognizer: the call in which the segment closes decodes it.
+    plain, transcriber = make("Next.")
+    closes = next(i for i, c in enumerate(chunks) if plain.accept(c) or transcriber.calls)
+    # The fast recognizer's pain ready in that very call.
+    fast = fast_recognizer(Heard("pain", "it hurts", 1.0, (closes + 1) * 0.1 - 0.15))
+    recognizer, transcriber = make("It hurts.", fast=fast)
+    calls: list[tuple[list[str], int]] = []
+    for chunk in chunks:
+        before = len(transcriber.calls)
+        calls.append(
+            ([h.command for h in recognizer.accept(chunk)], len(transcriber.calls) - before)
+        )
+    assert calls[closes] == (["pain"], 0), "pain returned at once, whisper not run in that call"
+    assert calls[closes + 1] == ([], 1), "whisper decodes the segment next, its pain a repeat"
+    assert all(heard == [] for heard, _ in calls[closes + 1 :])
+
+
 def test_whisper_pain_is_reported_when_the_fast_recognizer_missed_it() -> None:
     fast = fast_recognizer(Heard("pain", "pain", 3.1, 3.5))
     recognizer, _ = make("Ouch, that hurts.", "Pain.", fast=fast)
