@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from platformdirs import user_data_dir
 
+from assistant.closing import Closing
 from assistant.errors import HistoryError
 from assistant.ports import Outcome
 from assistant.progression import Answer, Change, Past
@@ -236,7 +236,7 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-class History:
+class History(Closing):
     """The session history in one SQLite file; implements ``ports.SessionRecorder``."""
 
     def __init__(
@@ -318,17 +318,6 @@ class History:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -12,9 +12,9 @@ import threading
 import wave
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
+from assistant.closing import Closing
 from assistant.errors import AudioError
 from assistant.ports import SAMPLE_RATE
 
@@ -34,7 +34,7 @@ class AudioSource(Protocol):
         """Release the device."""
 
 
-class MicrophoneRecording:
+class MicrophoneRecording(Closing):
     """One WAV file that every source wrapped by ``tap`` writes into, across reconnects."""
 
     def __init__(self, folder: Path, now: datetime | None = None) -> None:
@@ -73,17 +73,6 @@ class MicrophoneRecording:
             wav, self._wav = self._wav, None
         if wav is not None:
             wav.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _Tapped:

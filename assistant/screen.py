@@ -15,9 +15,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from assistant.closing import Closing
 from assistant.errors import ScreenError
 from assistant.ports import Speaker
 from assistant.snapshot import Snapshot
@@ -244,7 +244,7 @@ def _pages() -> dict[str, tuple[bytes, str]]:
     return {path: ((folder / name).read_bytes(), kind) for path, (name, kind) in _FILES.items()}
 
 
-class ScreenServer:
+class ScreenServer(Closing):
     """Serves the page on 127.0.0.1 from one thread; ``close`` stops it and joins every thread."""
 
     def __init__(self, feed: ScreenFeed, port: int = 0) -> None:
@@ -274,14 +274,3 @@ class ScreenServer:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
