@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from process_output import OutputLines
 from pulse import pulse_server
 from speech import PIPER, at_level, synthesize
 
@@ -66,33 +67,6 @@ def _pain_after(path: Path, seconds: float) -> Path:
     return _write_wav(path, np.concatenate([quiet, pain, np.zeros(SAMPLE_RATE, np.int16)]))
 
 
-class _Lines:
-    """A process's stdout lines as they arrive, read on a thread."""
-
-    def __init__(self, stream: Iterator[str]) -> None:
-        self.lines: list[str] = []
-        self._stream = stream
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self._stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float, start: int = 0) -> int:
-        """Index of the first line from ``start`` on that holds ``text``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for index, line in enumerate(self.lines[start:], start):
-                if text in line:
-                    return index
-            time.sleep(0.02)
-        raise AssertionError(f"{text!r} not printed within {timeout} s: {self.lines[-8:]}")
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
 def _history(data_dir: Path) -> History:
     return History(data_dir / "history.sqlite3")
 
@@ -119,7 +93,7 @@ def test_speaker_that_dies_mid_session_pauses_and_pain_is_still_advised_in_print
             env=env,
         )
         assert coach.stdout is not None and coach.stderr is not None
-        lines = _Lines(coach.stdout)
+        lines = OutputLines(coach.stdout)
         try:
             lines.wait_for("Welcome.", timeout=60)
             time.sleep(2.0)
@@ -195,7 +169,7 @@ def _no_coach_left() -> Iterator[None]:
             coach.wait()
 
 
-def _text_session(data: Path) -> tuple[subprocess.Popen[str], _Lines]:
+def _text_session(data: Path) -> tuple[subprocess.Popen[str], OutputLines]:
     coach = subprocess.Popen(
         [*COACH, "run", "--text", "--routine", "spine", "--time-scale", FAST],
         stdin=subprocess.PIPE,
@@ -207,7 +181,7 @@ def _text_session(data: Path) -> tuple[subprocess.Popen[str], _Lines]:
     )
     _STARTED.append(coach)
     assert coach.stdout is not None
-    return coach, _Lines(coach.stdout)
+    return coach, OutputLines(coach.stdout)
 
 
 def _type(coach: subprocess.Popen[str], text: str) -> None:

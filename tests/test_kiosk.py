@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import wave
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fakes import FakeSpeaker
+from process_output import OutputLines
 from speech import PIPER, at_level, synthesize
 
 from assistant import phrases
@@ -547,27 +547,6 @@ def _short_session_seconds(routine: Path, tmp_path: Path) -> float:
     return clock.now() + 3.0  # and the summary's last words
 
 
-class _Lines:
-    """Collects a process's stdout lines as they come."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, count: int = 1, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sum(text in line for line in self.lines) >= count:
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"{text!r} x{count} not said: {self.lines[-8:]}")
-
-
 def test_typed_kiosk_on_the_command_line_for_two_people(
     tmp_path: Path, files: dict[str, Path]
 ) -> None:
@@ -591,7 +570,7 @@ def test_typed_kiosk_on_the_command_line_for_two_people(
         env=env,
     )
     assert coach.stdin is not None and coach.stdout is not None and coach.stderr is not None
-    lines = _Lines(coach.stdout)
+    lines = OutputLines(coach.stdout)
 
     def say(text: str) -> None:
         assert coach.stdin is not None
@@ -643,7 +622,7 @@ def test_stopping_the_service_stops_the_session_records_it_and_exits_0(
         env=env,
     )
     assert coach.stdin is not None and coach.stdout is not None and coach.stderr is not None
-    lines = _Lines(coach.stdout)
+    lines = OutputLines(coach.stdout)
     try:
         lines.wait_for("say start exercises")
         coach.stdin.write("start exercises\n")

@@ -14,15 +14,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from process_output import OutputLines
 from pulse import PulseAudio, pulse_audio, pulse_server
 from speech import PIPER, at_level, synthesize
 
@@ -57,29 +56,6 @@ def _transcribe(audio: npt.NDArray[np.float32], rate: int) -> str:
     return " ".join(segment.text for segment in segments).lower()
 
 
-class _Lines:
-    """Collects a process's stdout lines with the time each arrived."""
-
-    def __init__(self, stream: Iterator[str]) -> None:
-        self.lines: list[tuple[float, str]] = []
-        self._stream = stream
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self._stream:
-            self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def wait_for(self, text: str, timeout: float, after: float = 0.0) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for at, line in self.lines:
-                if text in line and at >= after:
-                    return at
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not said within {timeout} s: {self.lines[-5:]}")
-
-
 def _spoken_session(env: dict[str, str], engine: str) -> subprocess.Popen[str]:
     """`exercise-coach run` as a user starts it, on the spine routine."""
     return subprocess.Popen(
@@ -103,12 +79,12 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
     env = {**os.environ, **pulse_audio.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
     coach = _spoken_session(env, engine)
     assert coach.stdout is not None and coach.stderr is not None
-    lines = _Lines(coach.stdout)
+    lines = OutputLines(coach.stdout)
     try:
-        started = lines.wait_for("Welcome.", timeout=60)
+        started = lines.times[lines.wait_for("Welcome.", timeout=60)]
         # The safety introduction says "say pain" aloud into the coach's own microphone:
         # it must not stop for its own words.
-        announced = lines.wait_for("Exercise one of three", timeout=120)
+        announced = lines.times[lines.wait_for("Exercise one of three", timeout=120)]
         assert coach.poll() is None, "the coach stopped on its own words"
         time.sleep(3.0)  # well inside the announcement, while the coach is talking
         # Heard over the coach's voice "pain" is not always caught the first time (see
@@ -137,7 +113,7 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
         stderr = coach.stderr.read()
         coach.stdout.close()
         coach.stderr.close()
-    said = "\n".join(line for _, line in lines.lines)
+    said = lines.text()
     assert status == EXIT_PAIN, f"exit {status}\n{said}\n{stderr[-3000:]}"
     assert "Stop the exercise now." in said
     before = _transcribe(pulse_audio.recorder.audio(started, announced), pulse_audio.recorder.rate)
@@ -217,18 +193,20 @@ def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it
         env = {**os.environ, **pulse.env, "EXERCISE_COACH_DATA_DIR": str(tmp_path / "data")}
         coach = _spoken_session(env, "pocketsphinx")
         assert coach.stdout is not None and coach.stderr is not None
-        lines = _Lines(coach.stdout)
+        lines = OutputLines(coach.stdout)
         try:
             lines.wait_for("Welcome.", timeout=60)
             time.sleep(4.0)
             unplugged = time.monotonic()
             os.kill(pulse.pid, signal.SIGKILL)  # every sound device is gone
-            lost = lines.wait_for("the microphone seems to be disconnected", 30, unplugged)
+            lost = lines.times[
+                lines.wait_for("the microphone seems to be disconnected", 30, after=unplugged)
+            ]
             time.sleep(3.0)
             assert coach.poll() is None, "the coach must wait, not give up"
             pulse.pid = _start_daemon(pulse)  # and back
-            back = lines.wait_for("I can hear you again.", 30, lost)
-            lines.wait_for("Resuming.", 10, back)
+            back = lines.times[lines.wait_for("I can hear you again.", 30, after=lost)]
+            lines.wait_for("Resuming.", 10, after=back)
         finally:
             coach.kill()
             coach.wait()
