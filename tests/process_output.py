@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterable
@@ -46,3 +47,17 @@ class OutputLines:
     def text(self) -> str:
         """Everything printed so far."""
         return "\n".join(self.lines)
+
+
+def end(process: subprocess.Popen[str]) -> str:
+    """Kill ``process`` if it still runs, close its pipes, and return what it wrote on stderr."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    if process.stdin is not None:
+        process.stdin.close()
+    stderr = process.stderr.read() if process.stderr is not None else ""
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    return stderr

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from process_output import OutputLines
+from process_output import OutputLines, end
 from pulse import pulse_server
 from speech import PIPER, at_level, synthesize
 
@@ -102,12 +102,7 @@ def test_speaker_that_dies_mid_session_pauses_and_pain_is_still_advised_in_print
             lines.wait_for(phrases.VOICE_FAILED, timeout=30, start=failed)
             status = coach.wait(timeout=90)
         finally:
-            if coach.poll() is None:
-                coach.kill()
-                coach.wait()
-            stderr = coach.stderr.read()
-            coach.stdout.close()
-            coach.stderr.close()
+            stderr = end(coach)
     said = lines.text()
     assert status == EXIT_PAIN_DEGRADED, f"exit {status}\n{said}\n{stderr[-3000:]}"
     assert phrases.pain_advice() in said, "the advice is printed with the coach's words"
@@ -196,14 +191,7 @@ def _finish(coach: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str
     try:
         status = coach.wait(timeout=timeout)
     finally:
-        if coach.poll() is None:
-            coach.kill()
-            coach.wait()
-        coach.stdin.close()
-        stderr = coach.stderr.read()
-        coach.stderr.close()
-        if coach.stdout is not None:
-            coach.stdout.close()
+        stderr = end(coach)
     return status, stderr
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fakes import FakeSpeaker
-from process_output import OutputLines
+from process_output import OutputLines, end
 from speech import PIPER, at_level, synthesize
 
 from assistant import phrases
@@ -594,12 +594,7 @@ def test_typed_kiosk_on_the_command_line_for_two_people(
         coach.stdin.close()
         status = coach.wait(timeout=60)
     finally:
-        if coach.poll() is None:
-            coach.kill()
-            coach.wait()
-        stderr = coach.stderr.read()
-        coach.stdout.close()
-        coach.stderr.close()
+        stderr = end(coach)
     assert status == 0, stderr
     assert "Traceback" not in stderr
     with History(tmp_path / "data" / "history.sqlite3") as history:
@@ -631,13 +626,7 @@ def test_stopping_the_service_stops_the_session_records_it_and_exits_0(
         coach.send_signal(signal.SIGTERM)  # what "systemctl --user stop" does
         status = coach.wait(timeout=60)
     finally:
-        if coach.poll() is None:
-            coach.kill()
-            coach.wait()
-        stderr = coach.stderr.read()
-        coach.stdin.close()
-        coach.stdout.close()
-        coach.stderr.close()
+        stderr = end(coach)
     assert status == 0, stderr
     assert "Traceback" not in stderr
     assert any(line.startswith("coach: Ending the session.") for line in lines.lines)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from process_output import OutputLines
+from process_output import OutputLines, end
 from pulse import PulseAudio, pulse_audio, pulse_server
 from speech import PIPER, at_level, synthesize
 
@@ -107,12 +107,7 @@ def test_pain_spoken_over_the_coach_stops_it_through_portaudio(
         ended = time.monotonic()
         print(f"REPORT {engine}: pain over the coach stopped it after {tries} time(s)")
     finally:
-        if coach.poll() is None:
-            coach.kill()
-            coach.wait()
-        stderr = coach.stderr.read()
-        coach.stdout.close()
-        coach.stderr.close()
+        stderr = end(coach)
     said = lines.text()
     assert status == EXIT_PAIN, f"exit {status}\n{said}\n{stderr[-3000:]}"
     assert "Stop the exercise now." in said
@@ -208,11 +203,7 @@ def test_microphone_that_disappears_pauses_the_session_and_its_return_resumes_it
             back = lines.times[lines.wait_for("I can hear you again.", 30, after=lost)]
             lines.wait_for("Resuming.", 10, after=back)
         finally:
-            coach.kill()
-            coach.wait()
-            stderr = coach.stderr.read()
-            coach.stdout.close()
-            coach.stderr.close()
+            stderr = end(coach)
     print(
         f"REPORT microphone loss noticed {lost - unplugged:.1f} s after the sound server went; "
         f"back {back - lost:.1f} s after that"
