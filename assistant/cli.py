@@ -42,36 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="real seconds per session second (0.01 runs holds and rests 100 times faster)",
     )
-    run.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="auto",
-        help="speech recognizer: vosk if its model is present, else pocketsphinx (default)",
-    )
-    run.add_argument("--model", type=Path, help="a vosk model folder")
     run.add_argument("--audio-in", type=Path, help="listen to this WAV instead of the microphone")
-    run.add_argument("--audio-out", type=Path, help="speak into this WAV instead of the speaker")
-    run.add_argument(
-        "--voice",
-        choices=("espeak", "piper"),
-        default="espeak",
-        help="espeak (pyttsx3, default) or the Piper neural voice",
-    )
-    run.add_argument("--input-device", help="microphone name or number (see 'devices')")
-    run.add_argument("--output-device", help="speaker name or number (see 'devices')")
+    _voice_arguments(run)
     run.add_argument(
         "--record",
         type=Path,
         metavar="DIR",
         help="save what the microphone hears as a WAV in DIR (off by default: no audio is kept)",
-    )
-    run.add_argument(
-        "--screen",
-        nargs="?",
-        const=0,
-        type=_port,
-        metavar="PORT",
-        help="show a large-print page at http://127.0.0.1:PORT/ (no PORT: any free port)",
     )
 
     kiosk = commands.add_parser(
@@ -83,21 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         "--profiles", type=Path, help="the staff's list of people (default: profiles.toml)"
     )
     kiosk.add_argument("--time-scale", type=float, help="real seconds per session second")
-    kiosk.add_argument("--engine", choices=ENGINES, default="auto", help="speech recognizer")
-    kiosk.add_argument("--model", type=Path, help="a vosk model folder")
     kiosk.add_argument("--audio-in", type=Path, help="listen to this WAV (a whole day's script)")
-    kiosk.add_argument("--audio-out", type=Path, help="speak into this WAV")
-    kiosk.add_argument("--voice", choices=("espeak", "piper"), default="espeak")
-    kiosk.add_argument("--input-device", help="microphone name or number")
-    kiosk.add_argument("--output-device", help="speaker name or number")
-    kiosk.add_argument(
-        "--screen",
-        nargs="?",
-        const=0,
-        type=_port,
-        metavar="PORT",
-        help="show a large-print page at http://127.0.0.1:PORT/ (no PORT: any free port)",
-    )
+    _voice_arguments(kiosk)
 
     commands.add_parser("devices", help="list microphones and speakers")
     check = commands.add_parser(
@@ -128,6 +92,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--profile", help="whose sessions (default: the configured profile)")
     return parser
+
+
+def _voice_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``kiosk`` share: recognizer, voice, devices and screen."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="speech recognizer; auto (default): vosk if its model is present, else whisper "
+        "if installed, else pocketsphinx",
+    )
+    parser.add_argument("--model", type=Path, help="a vosk model folder")
+    parser.add_argument("--audio-out", type=Path, help="speak into this WAV instead of the speaker")
+    parser.add_argument(
+        "--voice",
+        choices=("espeak", "piper"),
+        default="espeak",
+        help="espeak (pyttsx3, default) or the Piper neural voice",
+    )
+    parser.add_argument("--input-device", help="microphone name or number (see 'devices')")
+    parser.add_argument("--output-device", help="speaker name or number (see 'devices')")
+    parser.add_argument(
+        "--screen",
+        nargs="?",
+        const=0,
+        type=_port,
+        metavar="PORT",
+        help="show a large-print page at http://127.0.0.1:PORT/ (no PORT: any free port)",
+    )
 
 
 def _port(text: str) -> int:
