@@ -24,7 +24,15 @@ Whisper takes about 0.6 s of processor time per segment on the machine of
 docs/benchmarks.md, so it answers later than pocketsphinx. Pain must not wait for it: with
 ``fast`` (by default a ``PocketsphinxRecognizer`` fed the same audio) the fast recognizer's
 safety commands are reported at once, and whisper's pain for the same speech is then not
-reported twice.
+reported twice. pocketsphinx also forces pieces of other speech onto "it hurts" or "I
+feel pain", so two kinds of its pain are left to whisper alone, which decodes that speech
+about a second later:
+
+- pain heard while the coach talks: pocketsphinx hears "pain" in the coach's echo often
+  enough to stop a session every couple of minutes (docs/benchmarks.md, "round 3"). The
+  listener tells the recognizer when the coach talks (``when_coach_talks``); without a
+  listener that knows, this rule is off;
+- pain within ``fast_quiet_before`` seconds of other speech: a piece of a conversation.
 
 faster-whisper is imported, and its model loaded, when the recognizer is made.
 """
@@ -34,6 +42,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,6 +88,14 @@ class WhisperSettings:
     """Give whisper the command phrases as its initial prompt."""
     fast_safety: bool = True
     """Report a fast recognizer's safety commands at once (see the module docstring)."""
+    fast_over_coach: bool = False
+    """Report them while the coach talks too (measured: about one false pain stop every
+    two minutes of narration, against a few more of the user's pains heard)."""
+    fast_quiet_before: float = 1.0
+    """Seconds without other speech before a fast recognizer's safety command for it to be
+    reported at once (0: always). On the benchmark corpus 16 of pocketsphinx's 27 false
+    pains in ordinary talk came less than a second after other speech, and none of its 63
+    pains in spoken commands did."""
     threads: int = 0
     """CPU threads for whisper (0: CTranslate2's default)."""
     window_seconds: float = 30.0
@@ -137,6 +154,11 @@ class WhisperRecognizer:
         """Speech (start, end) of the safety commands reported lately."""
         self.decisions: deque[WhisperDecision] = deque(maxlen=keep_decisions)
         """The latest decisions, newest last."""
+        self.held: deque[Heard] = deque(maxlen=keep_decisions)
+        """The fast recognizer's latest safety commands left to whisper (see the module)."""
+        self._coach_talking: Callable[[float, float], bool] = _never
+        self._speech: deque[tuple[float, float]] = deque(maxlen=8)
+        """Speech (start, end) of the latest segments the endpointer closed."""
 
     def accept(self, pcm: bytes) -> list[Heard]:
         """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it.
@@ -144,7 +166,7 @@ class WhisperRecognizer:
         When the fast recognizer hears pain, that is returned at once and whisper's
         segments wait for the next call: pain is not kept waiting for whisper's decoding."""
         early = self._early(self.fast.accept(pcm)) if self.fast is not None else []
-        self._waiting += self._segmenter.process(pcm)
+        self._closed(self._segmenter.process(pcm))
         if early:
             return early
         return self._decide_waiting()
@@ -152,7 +174,7 @@ class WhisperRecognizer:
     def flush(self) -> list[Heard]:
         """End of stream: decide on a segment still open."""
         early = self._early(self.fast.flush()) if self.fast is not None else []
-        self._waiting += self._segmenter.flush()
+        self._closed(self._segmenter.flush())
         return early + self._decide_waiting()
 
     def reset(self) -> None:
@@ -162,15 +184,42 @@ class WhisperRecognizer:
         if self.fast is not None:
             self.fast.reset()
 
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        """``talking(start, end)``: the coach's voice played over that speech (seconds fed)."""
+        self._coach_talking = talking
+
     @property
     def time(self) -> float:
         """Seconds of audio fed so far."""
         return self._segmenter.endpointer.time
 
+    def _closed(self, segments: list[Segment]) -> None:
+        self._waiting += segments
+        self._speech.extend((segment.info.start, segment.info.end) for segment in segments)
+
     def _early(self, heard: list[Heard]) -> list[Heard]:
-        early = [h for h in heard if h.command in self._safety and not self._repeats(h)]
-        self._reported.extend((h.start, h.end) for h in early)
+        early: list[Heard] = []
+        for h in heard:
+            if h.command not in self._safety or self._repeats(h):
+                continue
+            held = self._held_because(h)
+            if held is None:
+                early.append(h)
+                self._reported.append((h.start, h.end))
+            else:
+                _LOGGER.info("Fast %r %s: left to whisper", h.text, held)
+                self.held.append(h)
         return early
+
+    def _held_because(self, heard: Heard) -> str | None:
+        """Why a fast safety command waits for whisper, or None to report it now."""
+        s = self.settings
+        if not s.fast_over_coach and self._coach_talking(heard.start, heard.end):
+            return "over my voice"
+        before = [end for start, end in self._speech if end < heard.start - 0.05]
+        if before and heard.start - max(before) < s.fast_quiet_before:
+            return f"{heard.start - max(before):.2f} s after other speech"
+        return None
 
     def _repeats(self, heard: Heard) -> bool:
         """A safety command already reported for this speech (by the other recognizer)."""
@@ -253,6 +302,10 @@ def _once(words: list[str]) -> list[str]:
         if len(words) % size == 0 and words == words[:size] * (len(words) // size):
             return words[:size]
     return words
+
+
+def _never(start: float, end: float) -> bool:
+    return False
 
 
 def _contains(words: list[str], key: list[str]) -> bool:

@@ -398,7 +398,7 @@ class EchoGuard:
         if (
             heard.command not in self._safety
             and self.echo_seconds < self.settings.warmup
-            and self._words_said(spoken_at)
+            and self.coach_talking(spoken_at)
         ):
             # The canceller has not learned the echo yet: while the coach talks, only pain
             # gets through (the user can say anything else again).
@@ -415,6 +415,10 @@ class EchoGuard:
             "my own words" if own else "the user's",
         )
         return own
+
+    def coach_talking(self, spoken_at: tuple[float, float]) -> bool:
+        """True if the coach was saying something within ``word_margin`` of ``spoken_at``."""
+        return bool(self._words_said(spoken_at))
 
     def coach_was_saying(self, command: str, spoken_at: tuple[float, float]) -> bool:
         """True if a phrase of ``command`` was in what the coach said around ``spoken_at``."""

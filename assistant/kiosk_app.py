@@ -20,7 +20,7 @@ from assistant.console import ConsoleSpeaker, LineReader
 from assistant.grammar import Grammar, load_grammar
 from assistant.history import History
 from assistant.kiosk import START_ROUTINES, Kiosk, KioskParts
-from assistant.ports import SAMPLE_RATE, Heard, Recognizer, Speaker
+from assistant.ports import SAMPLE_RATE, Heard, HearsOverTheCoach, Recognizer, Speaker
 from assistant.profiles import default_profiles_path, load_profiles, waiting_grammar
 from assistant.routine import resolve_routine
 from assistant.screen import ScreenFeed, ScreenServer
@@ -72,6 +72,18 @@ class TwoGrammars:
     def reset(self) -> None:
         """Forget any partial utterance."""
         self._recognizers[self._active].reset()
+
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        """Pass the listener's question on, in each recognizer's own times."""
+        for mode, recognizer in self._recognizers.items():
+            if isinstance(recognizer, HearsOverTheCoach):
+                recognizer.when_coach_talks(functools.partial(self._talking, talking, mode))
+
+    def _talking(
+        self, talking: Callable[[float, float], bool], mode: str, start: float, end: float
+    ) -> bool:
+        offset = self._fed - self._fed_to[mode]
+        return talking(start + offset, end + offset)
 
     @staticmethod
     def _shift(heard: list[Heard], offset: float) -> list[Heard]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from assistant.errors import CoachError
-from assistant.ports import SAMPLE_RATE, Heard, Recognizer
+from assistant.ports import SAMPLE_RATE, Heard, HearsOverTheCoach, Recognizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ class EchoGuard(Protocol):
 
     def is_own_speech(self, heard: Heard, spoken_at: tuple[float, float]) -> bool:
         """True if ``heard`` is the coach's own words, spoken over ``spoken_at`` (monotonic)."""
+
+    def coach_talking(self, spoken_at: tuple[float, float]) -> bool:
+        """True if the coach's voice was playing around ``spoken_at`` (monotonic times)."""
 
 
 class Listener:
@@ -85,6 +88,8 @@ class Listener:
         """The latest commands heard and acted on (up to ``KEEP_HEARD``), for logs and tests."""
         self.ignored: list[Heard] = []
         """The latest commands dropped as the coach's own voice."""
+        if echo is not None and isinstance(recognizer, HearsOverTheCoach):
+            recognizer.when_coach_talks(self._coach_talking)
 
     def start(self) -> None:
         """Start listening."""
@@ -156,9 +161,17 @@ class Listener:
         for heard in self._recognizer.accept(chunk):
             self._deliver(heard)
 
-    def _deliver(self, heard: Heard) -> None:
+    def _spoken_at(self, start: float, end: float) -> tuple[float, float]:
+        """Monotonic times of audio seconds ``start`` to ``end`` fed to the recognizer."""
         fed, at = self._anchor or (0.0, self._clock())
-        spoken_at = (at - (fed - heard.start), at - (fed - heard.end))
+        return at - (fed - start), at - (fed - end)
+
+    def _coach_talking(self, start: float, end: float) -> bool:
+        """Called by the recognizer, on this thread, during ``accept``."""
+        return self._echo is not None and self._echo.coach_talking(self._spoken_at(start, end))
+
+    def _deliver(self, heard: Heard) -> None:
+        spoken_at = self._spoken_at(heard.start, heard.end)
         if self._echo is not None and self._echo.is_own_speech(heard, spoken_at):
             _LOGGER.info("Ignored my own words: %r", heard.text)
             _keep_latest(self.ignored, heard)

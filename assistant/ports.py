@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Speaker(Protocol):
@@ -118,3 +118,14 @@ class Recognizer(Protocol):
 
     def reset(self) -> None:
         """Forget any partial utterance."""
+
+
+@runtime_checkable
+class HearsOverTheCoach(Protocol):
+    """A recognizer that judges speech over the coach's own voice more strictly (asr_whisper).
+
+    The listener, which knows when the coach spoke, tells it how to find out."""
+
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        """``talking(start, end)``: whether the coach's voice was playing over that speech
+        (seconds of audio fed to this recognizer, as in ``Heard``)."""

@@ -28,6 +28,7 @@ import bisect
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ from assistant.echo import EchoGuard
 from assistant.engines import make_recognizer
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.listener import Listener
-from assistant.ports import SAMPLE_RATE, Heard, Recognizer
+from assistant.ports import SAMPLE_RATE, Heard, HearsOverTheCoach, Recognizer
 from assistant.tts import SENTENCE_GAP_SECONDS, HelperRenderer, Spoken, prepare, split_sentences
 
 RATE = 44_100
@@ -291,6 +292,11 @@ class Timed:
         """Forget a partial utterance."""
         self.inner.reset()
 
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        """Pass the listener's question on (asr_whisper)."""
+        if isinstance(self.inner, HearsOverTheCoach):
+            self.inner.when_coach_talks(talking)
+
 
 @dataclass
 class Run:
@@ -303,12 +309,18 @@ class Run:
     wall: float
 
 
-def build(engine: str, grammar: Grammar, fast_pain: bool) -> Recognizer:
-    """The recognizer as the app builds it; whisper without pocketsphinx for pain if asked."""
-    if engine == "whisper" and not fast_pain:
+def build(engine: str, grammar: Grammar, fast_pain: str) -> Recognizer:
+    """The recognizer as the app builds it, or whisper with pocketsphinx's pain path
+    ``fast_pain``: "quiet" (only while the coach is silent, as built), "always" or "off"."""
+    if engine == "whisper" and fast_pain != "quiet":
         from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
 
-        return WhisperRecognizer(grammar, settings=WhisperSettings(fast_safety=False))
+        always = fast_pain == "always"
+        return WhisperRecognizer(
+            grammar,
+            settings=WhisperSettings(fast_safety=fast_pain != "off", fast_over_coach=always),
+            fast=make_recognizer("pocketsphinx", None, grammar),
+        )
     return make_recognizer(engine, None, grammar)
 
 
@@ -317,7 +329,7 @@ def listen(
     utterances: list[Utterance],
     engine: str,
     grammar: Grammar,
-    fast_pain: bool = True,
+    fast_pain: str = "quiet",
 ) -> Run:
     """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech)."""
     log = ReferenceLog(RATE, keep_seconds=60.0)
@@ -409,9 +421,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, help="only the first N seconds of narration")
     parser.add_argument(
-        "--no-fast-pain",
-        action="store_true",
-        help="whisper without pocketsphinx alongside for pain (WhisperSettings.fast_safety)",
+        "--fast-pain",
+        choices=("quiet", "always", "off"),
+        default="quiet",
+        help="whisper's pocketsphinx pain path: only while the coach is silent (as built), "
+        "always (before round 3) or off (WhisperSettings.fast_safety, fast_over_coach)",
     )
     parser.add_argument("--user-every", type=float, default=20.0, help="seconds of coach speech")
     parser.add_argument("--sir-db", type=float, default=-5.0, help="user's speech over the echo")
@@ -429,7 +443,7 @@ def main() -> None:
     seconds = utterances[-1].end + 3.0
     speech_seconds = sum(s.end - s.start for u in utterances for s in u.sentences)
     mic = echo_path(utterances, seconds, args.delay)
-    fast = not args.no_fast_pain
+    fast = args.fast_pain
     alone = listen(mic, utterances, args.engine, grammar, fast)
     clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
     with_user = listen(mic, utterances, args.engine, grammar, fast)

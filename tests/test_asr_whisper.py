@@ -179,6 +179,62 @@ def test_whisper_pain_is_reported_when_the_fast_recognizer_missed_it() -> None:
     assert [(h.command, h.text) for h in heard] == [("pain", "ouch that hurts"), ("pain", "pain")]
 
 
+def test_fast_pain_over_the_coach_is_left_to_whisper() -> None:
+    # The fast recognizer hears "pain" in the coach's voice (1.0-1.6 s) and in the user's
+    # after the coach fell silent (3.1-3.5 s); whisper hears the first segment as the
+    # coach's sentence and the second as pain.
+    fast = fast_recognizer(Heard("pain", "pain", 1.0, 1.6), Heard("pain", "i feel pain", 3.1, 3.5))
+    recognizer, _ = make("and keep your back straight.", "Pain.", fast=fast)
+    asked: list[tuple[float, float]] = []
+
+    def talking(start: float, end: float) -> bool:
+        asked.append((start, end))
+        return end < 2.5
+
+    recognizer.when_coach_talks(talking)
+    heard: list[tuple[Heard, float]] = []
+    audio = bursts(0.6, 0.5)
+    for index, chunk in enumerate(speech.chunks(audio, 0.1)):
+        heard += [(h, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    assert [h.text for h, _ in heard] == ["i feel pain"]
+    assert heard[0][1] <= 3.5 + 0.2, "the pain after the coach fell silent came at once"
+    assert [h.text for h in recognizer.held] == ["pain"]
+    assert asked == [(1.0, 1.6), (3.1, 3.5)]
+
+
+def test_whisper_hears_pain_the_fast_recognizer_heard_over_the_coach() -> None:
+    fast = fast_recognizer(Heard("pain", "pain", 1.0, 1.6))
+    recognizer, _ = make("Stop, it hurts!", fast=fast)
+    recognizer.when_coach_talks(lambda start, end: True)
+    heard: list[tuple[Heard, float]] = []
+    for index, chunk in enumerate(speech.chunks(bursts(0.6), 0.1)):
+        heard += [(h, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    assert [(h.command, h.text) for h, _ in heard] == [("pain", "stop it hurts")]
+    assert heard[0][1] >= 1.6 + 0.3, "whisper's, after the endpointer closed the segment"
+
+
+def test_fast_pain_just_after_other_speech_is_left_to_whisper() -> None:
+    # Speech at 1.0-1.8 s, then 0.6 s later at 2.4-3.0 s, then 1.6 s later at 4.6-5.1 s.
+    audio = np.concatenate([bursts(0.8, 0.6, gap=0.6), bursts(0.5)])
+    fast = fast_recognizer(Heard("pain", "it hurts", 2.4, 3.0), Heard("pain", "pain", 4.6, 5.1))
+    recognizer, _ = make("Please, sir,", "I want some more.", "Ouch!", fast=fast)
+    heard: list[tuple[str, float]] = []
+    for index, chunk in enumerate(speech.chunks(audio, 0.1)):
+        heard += [(h.text, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    assert [text for text, _ in heard] == ["pain"]
+    assert heard[0][1] <= 5.1 + 0.2, "after a second and more of quiet: at once"
+    assert [h.text for h in recognizer.held] == ["it hurts"]
+    assert [d.reason for d in recognizer.decisions][:2] == ["no command in it"] * 2
+
+
+def test_fast_over_coach_reports_the_fast_pain_while_the_coach_talks_too() -> None:
+    fast = fast_recognizer(Heard("pain", "pain", 1.0, 1.6))
+    recognizer, _ = make("and keep your back straight.", fast=fast, fast_over_coach=True)
+    recognizer.when_coach_talks(lambda start, end: True)
+    assert [h.text for h in feed(recognizer, bursts(0.6))] == ["pain"]
+    assert list(recognizer.held) == []
+
+
 def test_without_fast_safety_the_fast_recognizer_is_not_used() -> None:
     fast = fast_recognizer(Heard("pain", "pain", 1.0, 1.6))
     recognizer, _ = make("Next.", fast=fast, fast_safety=False)

@@ -256,6 +256,44 @@ def test_two_grammars_switch_at_the_next_chunk_and_keep_one_timeline() -> None:
     assert heard.command == "start_exercises" and heard.start == pytest.approx(0.3)
 
 
+@dataclass
+class AskingRecognizer(FakeRecognizer):
+    """Asks whether the coach talked over each chunk it is fed, in its own times."""
+
+    talking: Callable[[float, float], bool] | None = None
+
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        self.talking = talking
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        heard = super().accept(pcm)
+        assert self.talking is not None
+        self.talking(self.fed - len(pcm) / 2 / SAMPLE_RATE, self.fed)
+        return heard
+
+
+def test_two_grammars_ask_when_the_coach_talks_on_their_one_timeline() -> None:
+    waiting, session = AskingRecognizer("start_exercises"), AskingRecognizer("pause")
+    both = TwoGrammars(waiting, session)
+    asked: list[tuple[float, float]] = []
+
+    def talking(start: float, end: float) -> bool:
+        asked.append((round(start, 6), round(end, 6)))
+        return False
+
+    both.when_coach_talks(talking)
+    chunk = bytes(3200)
+    both.accept(chunk)
+    both.use("session")
+    both.accept(chunk)
+    both.accept(chunk)
+    both.use("waiting")
+    both.accept(chunk)
+    assert asked == [(0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4)]
+    # A recognizer that does not ask is left alone.
+    TwoGrammars(FakeRecognizer("start_exercises"), session).when_coach_talks(lambda s, e: True)
+
+
 # --------------------------------------------------------------------------- the kiosk loop
 
 
