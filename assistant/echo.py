@@ -97,6 +97,11 @@ class EchoSettings:
     warmup: float = 4.0
     """Seconds of the coach's speech the canceller learns from before non-safety commands
     heard over that speech are believed."""
+    commands_need_evidence: bool = True
+    """While the coach talks, a command other than a safety one counts only with
+    ``own_evidence`` of other speech in it, whether or not the coach was saying its words:
+    an open-vocabulary recognizer (asr_whisper) makes commands of the echo's remains
+    ("slow down" from "slowly lower"). Safety commands keep the word check alone."""
     keep_seconds: float = 30.0
     """Seconds of frame statistics kept for the check."""
 
@@ -404,13 +409,16 @@ class EchoGuard:
             # gets through (the user can say anything else again).
             _LOGGER.info("Heard %r while the canceller was still learning: ignored", heard.text)
             return True
-        if not self.coach_was_saying(heard.command, spoken_at):
+        saying = self.coach_was_saying(heard.command, spoken_at)
+        strict = self.settings.commands_need_evidence and heard.command not in self._safety
+        if not saying and not (strict and self.coach_talking(spoken_at)):
             return False
         evidence = self.other_speech_seconds(spoken_at)
         own = evidence < self.settings.own_evidence
         _LOGGER.info(
-            "Heard %r as I said it, with %.2f s of other speech: %s",
+            "Heard %r as I %s, with %.2f s of other speech: %s",
             heard.text,
+            "said it" if saying else "talked",
             evidence,
             "my own words" if own else "the user's",
         )

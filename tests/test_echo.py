@@ -223,6 +223,20 @@ def test_pain_is_never_refused_unless_the_coach_says_a_pain_word() -> None:
     assert guard.is_own_speech(pain, (6.8, 7.2))  # no microphone audio: nothing but the coach
 
 
+def test_a_command_over_the_coach_needs_other_speech_in_it() -> None:
+    spoken = [Spoken("Slowly lower your leg to the floor.", T0 + 5.0, T0 + 8.0, True)]
+    settings = EchoSettings(warmup=0.0)
+    guard = EchoGuard(lambda a, b: np.zeros(0, np.float32), RATE, lambda: spoken, GRAMMAR, settings)
+    slower = Heard("slower", "slow down", 1.0, 1.4)
+    # Nothing but the coach on the microphone (no frames of other speech): its own echo.
+    assert guard.is_own_speech(slower, (T0 + 6.0, T0 + 6.4))
+    assert not guard.is_own_speech(slower, (T0 + 12.0, T0 + 12.4))  # the coach was silent
+    assert not guard.is_own_speech(Heard("pain", "it hurts", 1.0, 1.4), (T0 + 6.0, T0 + 6.4))
+    lenient = EchoSettings(warmup=0.0, commands_need_evidence=False)
+    guard = EchoGuard(lambda a, b: np.zeros(0, np.float32), RATE, lambda: spoken, GRAMMAR, lenient)
+    assert not guard.is_own_speech(slower, (T0 + 6.0, T0 + 6.4))
+
+
 class AskingRecognizer(QueuedRecognizer):
     """Asks, after each chunk, whether the coach talked over its audio 0.5 to 0.3 s back."""
 
