@@ -214,12 +214,19 @@ class WhisperRecognizer:
     def _held_because(self, heard: Heard) -> str | None:
         """Why a fast safety command waits for whisper, or None to report it now."""
         s = self.settings
-        if not s.fast_over_coach and self._coach_talking(heard.start, heard.end):
+        if not s.fast_over_coach and self._over_the_coach(heard):
             return "over my voice"
         before = [end for start, end in self._speech if end < heard.start - 0.05]
         if before and heard.start - max(before) < s.fast_quiet_before:
             return f"{heard.start - max(before):.2f} s after other speech"
         return None
+
+    def _over_the_coach(self, heard: Heard) -> bool:
+        try:
+            return self._coach_talking(heard.start, heard.end)
+        except Exception:  # pain must not be lost to a failing question: believe it
+            _LOGGER.exception("Could not tell whether I was talking over %r", heard.text)
+            return False
 
     def _repeats(self, heard: Heard) -> bool:
         """A safety command already reported for this speech (by the other recognizer)."""

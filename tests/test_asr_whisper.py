@@ -213,6 +213,21 @@ def test_whisper_hears_pain_the_fast_recognizer_heard_over_the_coach() -> None:
     assert heard[0][1] >= 1.6 + 0.3, "whisper's, after the endpointer closed the segment"
 
 
+def test_fast_pain_is_reported_at_once_when_asking_about_the_coach_fails() -> None:
+    fast = fast_recognizer(Heard("pain", "pain", 1.0, 1.6))
+    recognizer, _ = make("Pain.", fast=fast)
+
+    def broken(start: float, end: float) -> bool:
+        raise RuntimeError("the echo guard is broken")
+
+    recognizer.when_coach_talks(broken)
+    heard: list[tuple[str, float]] = []
+    for index, chunk in enumerate(speech.chunks(bursts(0.6), 0.1)):
+        heard += [(h.text, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    assert [text for text, _ in heard] == ["pain"]
+    assert heard[0][1] <= 1.8, "at once, not after whisper's decoding"
+
+
 def test_fast_pain_just_after_other_speech_is_left_to_whisper() -> None:
     # Speech at 1.0-1.8 s, then 0.6 s later at 2.4-3.0 s, then 1.6 s later at 4.6-5.1 s.
     audio = np.concatenate([bursts(0.8, 0.6, gap=0.6), bursts(0.5)])
