@@ -41,7 +41,6 @@ from assistant.audio_out import ReferenceLog, resample
 from assistant.echo import EchoGuard
 from assistant.engines import make_recognizer
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
-from assistant.listener import Listener
 from assistant.ports import SAMPLE_RATE, Heard, HearsOverTheCoach, Recognizer
 from assistant.tts import SENTENCE_GAP_SECONDS, HelperRenderer, Spoken, prepare, split_sentences
 
@@ -336,21 +335,8 @@ def listen(
     source = NarrationSource(_pcm(mic), utterances, log)
     guard = EchoGuard(log.slice, RATE, source.spoken, grammar)
     recognizer = Timed(build(engine, grammar, fast_pain))
-    listener = Listener(
-        lambda: source,
-        recognizer,
-        lambda call: call(),
-        lambda heard: None,
-        lambda: None,
-        lambda: None,
-        lambda what: None,
-        echo=guard,
-        clock=lambda: source.now,
-    )
     began = time.perf_counter()
-    listener.start()
-    source.done.wait()
-    listener.stop(timeout=60.0)
+    listener = speech.listen_to(source, recognizer, guard, timeout=None)
     wall = time.perf_counter() - began
     return Run(listener.heard, listener.ignored, guard.cpu_seconds, recognizer.cpu, wall)
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from assistant.listener import EchoGuard, Listener
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 
 Audio = npt.NDArray[np.int16]
@@ -354,6 +355,33 @@ class ChunkSource:
         delay = self._bias + abs(float(self._rng.normal(0.0, self._jitter)))
         self.now = self._start + self._fed / SAMPLE_RATE + delay
         return chunk
+
+
+def listen_to(
+    source: ChunkSource,
+    recognizer: Recognizer,
+    echo: EchoGuard | None,
+    timeout: float | None = 120.0,
+) -> Listener:
+    """Stream ``source`` through a real Listener (no session behind it) until it is done
+    (``timeout`` None: however long it takes); its ``heard`` and ``ignored`` say what it
+    made of it."""
+    listener = Listener(
+        lambda: source,
+        recognizer,
+        lambda call: call(),
+        lambda heard: None,
+        lambda: None,
+        lambda: None,
+        lambda what: None,
+        echo=echo,
+        clock=lambda: source.now,
+    )
+    listener.start()
+    if not source.done.wait(timeout):
+        raise TimeoutError(f"the listener took more than {timeout} s")
+    listener.stop(timeout=60.0)
+    return listener
 
 
 VOICE_PHRASES_EN: dict[str, tuple[str, ...]] = {

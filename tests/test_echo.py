@@ -169,21 +169,8 @@ def listen(
     echo = EchoGuard(log.slice, RATE, lambda: narration.spoken, GRAMMAR, settings)
     source = speech.ChunkSource(np.clip(np.round(mic), -32768, 32767).astype(np.int16))
     recognizer = PocketsphinxRecognizer(GRAMMAR)
-    listener = Listener(
-        lambda: source,
-        recognizer,
-        lambda call: call(),
-        lambda heard: None,
-        lambda: None,
-        lambda: None,
-        lambda what: None,
-        echo=echo if guard else None,
-        clock=lambda: source.now,
-    )
     began = time.perf_counter()
-    listener.start()
-    assert source.done.wait(120)
-    listener.stop()
+    listener = speech.listen_to(source, recognizer, echo if guard else None)
     seconds = time.perf_counter() - began
     return Run(listener.heard, listener.ignored, echo if guard else None, recognizer, seconds)
 
@@ -257,21 +244,7 @@ class AskingRecognizer(QueuedRecognizer):
 
 
 def _listen_silence(recognizer: AskingRecognizer, echo: EchoGuard | None) -> None:
-    source = speech.ChunkSource(speech.silence(8.0), start=T0)
-    listener = Listener(
-        lambda: source,
-        recognizer,
-        lambda call: call(),
-        lambda heard: None,
-        lambda: None,
-        lambda: None,
-        lambda what: None,
-        echo=echo,
-        clock=lambda: source.now,
-    )
-    listener.start()
-    assert source.done.wait(30)
-    listener.stop()
+    speech.listen_to(speech.ChunkSource(speech.silence(8.0), start=T0), recognizer, echo, 30.0)
 
 
 def test_the_listener_tells_the_recognizer_when_the_coach_talked() -> None:
