@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.clock import ManualClock
@@ -119,3 +120,23 @@ class QueuedRecognizer:
 
     def reset(self) -> None:
         self.resets += 1
+
+
+class AskingRecognizer(QueuedRecognizer):
+    """A recognizer that asks, after each chunk, whether the coach talked over that chunk
+    (the ``HearsOverTheCoach`` question), and keeps the answers by (start, end) in seconds."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.talking: Callable[[float, float], bool] | None = None
+        self.answers: dict[tuple[float, float], bool] = {}
+
+    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
+        self.talking = talking
+
+    def accept(self, pcm: bytes) -> list[Heard]:
+        heard = super().accept(pcm)
+        if self.talking is not None:
+            start, end = (self.fed - len(pcm) // 2) / SAMPLE_RATE, self.fed / SAMPLE_RATE
+            self.answers[(round(start, 6), round(end, 6))] = self.talking(start, end)
+        return heard

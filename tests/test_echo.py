@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import speech
-from fakes import QueuedRecognizer
+from fakes import AskingRecognizer
 from pulse import PulseAudio, pulse_audio
 
 from assistant import phrases
@@ -224,25 +224,6 @@ def test_a_command_over_the_coach_needs_other_speech_in_it() -> None:
     assert not guard.is_own_speech(slower, (T0 + 6.0, T0 + 6.4))
 
 
-class AskingRecognizer(QueuedRecognizer):
-    """Asks, after each chunk, whether the coach talked over its audio 0.5 to 0.3 s back."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-        self.talking: Callable[[float, float], bool] | None = None
-        self.answers: dict[float, bool] = {}
-
-    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
-        self.talking = talking
-
-    def accept(self, pcm: bytes) -> list[Heard]:
-        super().accept(pcm)
-        at = self.fed / SAMPLE_RATE
-        if self.talking is not None and at >= 0.5:
-            self.answers[round(at, 1)] = self.talking(at - 0.5, at - 0.3)
-        return []
-
-
 def _listen_silence(recognizer: AskingRecognizer, echo: EchoGuard | None) -> None:
     speech.listen_to(speech.ChunkSource(speech.silence(8.0), start=T0), recognizer, echo, 30.0)
 
@@ -251,12 +232,12 @@ def test_the_listener_tells_the_recognizer_when_the_coach_talked() -> None:
     recognizer = AskingRecognizer()
     # The coach talked from 3 to 5 s into the stream; word_margin 0.6 s either side.
     _listen_silence(recognizer, _guard([Spoken("Lift your hips.", T0 + 3.0, T0 + 5.0, True)]))
-    talked = sorted(at for at, yes in recognizer.answers.items() if yes)
-    assert len(recognizer.answers) == 76
-    # Asked about (at - 0.5, at - 0.3): overlaps 2.4-5.6 s for at from 2.7 to 6.1 s, give
-    # or take the 20-30 ms the chunks are read after they were captured.
-    assert talked[0] == pytest.approx(2.7, abs=0.11) and talked[-1] == pytest.approx(6.1, abs=0.11)
-    assert talked == [round(at, 1) for at in np.arange(talked[0], talked[-1] + 0.05, 0.1)]
+    talked = sorted(end for (start, end), yes in recognizer.answers.items() if yes)
+    assert len(recognizer.answers) == 80
+    # Chunks that overlap 2.4-5.6 s end from 2.4 to 5.6 s, give or take the 20-30 ms the
+    # chunks are read after they were captured.
+    assert talked[0] == pytest.approx(2.4, abs=0.11) and talked[-1] == pytest.approx(5.6, abs=0.11)
+    assert talked == [round(end, 1) for end in np.arange(talked[0], talked[-1] + 0.05, 0.1)]
     # Without an echo guard nobody knows when the coach talks, and the recognizer is not told.
     alone = AskingRecognizer()
     _listen_silence(alone, None)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakes import FakeSpeaker
+from fakes import AskingRecognizer, FakeSpeaker
 from process_output import OutputLines, end
 from speech import PIPER, at_level, synthesize
 
@@ -256,24 +256,8 @@ def test_two_grammars_switch_at_the_next_chunk_and_keep_one_timeline() -> None:
     assert heard.command == "start_exercises" and heard.start == pytest.approx(0.3)
 
 
-@dataclass
-class AskingRecognizer(FakeRecognizer):
-    """Asks whether the coach talked over each chunk it is fed, in its own times."""
-
-    talking: Callable[[float, float], bool] | None = None
-
-    def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
-        self.talking = talking
-
-    def accept(self, pcm: bytes) -> list[Heard]:
-        heard = super().accept(pcm)
-        assert self.talking is not None
-        self.talking(self.fed - len(pcm) / 2 / SAMPLE_RATE, self.fed)
-        return heard
-
-
 def test_two_grammars_ask_when_the_coach_talks_on_their_one_timeline() -> None:
-    waiting, session = AskingRecognizer("start_exercises"), AskingRecognizer("pause")
+    waiting, session = AskingRecognizer(), AskingRecognizer()
     both = TwoGrammars(waiting, session)
     asked: list[tuple[float, float]] = []
 
@@ -290,6 +274,7 @@ def test_two_grammars_ask_when_the_coach_talks_on_their_one_timeline() -> None:
     both.use("waiting")
     both.accept(chunk)
     assert asked == [(0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4)]
+    assert list(session.answers) == [(0.0, 0.1), (0.1, 0.2)]  # in its own times
     # A recognizer that does not ask is left alone.
     TwoGrammars(FakeRecognizer("start_exercises"), session).when_coach_talks(lambda s, e: True)
 
