@@ -9,7 +9,9 @@ so ordinary talk comes out as ordinary words and the grammar's matcher, the one 
 coach uses, finds no command in it. Per segment the endpointer closes:
 
 1. length: ``min_duration`` to ``max_duration`` seconds of speech, and not cut off at the
-   endpointer's ``max_segment`` (a command is short; a sentence is not decoded at all);
+   endpointer's ``max_segment`` (a command is short). A longer segment is a sentence: it is
+   decoded too, but only pain is taken from it ("I have a sharp pain in my back when I
+   lift my leg" lasts over three seconds said slowly, and was not heard at all before);
 2. whisper transcribes the segment (greedy, the command phrases as its prompt, which
    measured better on isolated commands: 89% against 72% right on clean speech);
 3. the transcript must name a command (``Grammar.match``); pain anywhere in it counts
@@ -74,7 +76,11 @@ class WhisperSettings:
     min_duration: float = 0.15
     """Seconds of speech below which a segment is a click or a breath (not decoded)."""
     max_duration: float = 3.0
-    """Seconds of speech above which a segment is a sentence, not a command (not decoded)."""
+    """Seconds of speech above which a segment is a sentence, not a command."""
+    long_for_safety: bool = True
+    """Decode sentences (segments over ``max_duration``, or cut off at the endpointer's
+    ``max_segment``) too, for safety commands only. Off, they are not decoded at all, and
+    pain told in a sentence is missed by both recognizers."""
     max_extra_words: int = 1
     """Most words besides the command's phrase (and fillers) in a transcript that names a
     command other than a safety one. Measured on every 5th file of the benchmark corpus:
@@ -255,12 +261,13 @@ class WhisperRecognizer:
         s, info = self.settings, segment.info
         text, command, confidence = "", None, 1.0
         verdict = length_verdict(info, s.min_duration, s.max_duration)
-        if verdict is not None:
+        sentence = verdict is not None and s.long_for_safety and info.duration >= s.min_duration
+        if verdict is not None and not sentence:
             reason = verdict
         else:
             heard = self.transcriber.transcribe(segment.audio.astype(np.float32) / 32768.0)
             text = heard.text
-            command, reason = self._judge(heard)
+            command, reason = self._judge(heard, sentence)
             confidence = float(np.exp(min(0.0, heard.avg_logprob)))
         decision = WhisperDecision(
             info.start, info.end, text, command, reason, time.perf_counter() - began
@@ -271,7 +278,9 @@ class WhisperRecognizer:
             return None
         return Heard(command, normalise(text), info.start, info.end, confidence)
 
-    def _judge(self, heard: Transcript) -> tuple[str | None, str]:
+    def _judge(self, heard: Transcript, sentence: bool) -> tuple[str | None, str]:
+        """The command in ``heard`` and "accepted", or None and why not; from a
+        ``sentence`` only a safety command is taken."""
         s = self.settings
         words = normalise(heard.text).split()
         if not words:
@@ -283,6 +292,8 @@ class WhisperRecognizer:
         command = self.grammar.match(heard.text)
         if command is None:
             return None, "no command in it"
+        if command not in self._safety and sentence:
+            return None, f"a sentence: only {' or '.join(sorted(self._safety))} is taken from one"
         if command not in self._safety:
             extra = _extra_words(words, self.grammar.phrases_for(command))
             if extra > s.max_extra_words:

@@ -15,6 +15,7 @@ import speech
 from fakes import QueuedRecognizer
 
 from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+from assistant.endpoint import EndpointSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE, Heard
@@ -87,23 +88,45 @@ def test_each_segment_is_transcribed_and_its_command_found() -> None:
     assert recognizer.name == "whisper"
 
 
-def test_ordinary_talk_fires_nothing_and_long_sentences_are_not_decoded() -> None:
+def test_ordinary_talk_fires_nothing_and_from_a_sentence_only_pain_is_taken() -> None:
     recognizer, transcriber = make(
         "The weather is nice today.",
         "I'll see you next week when we can go to the shops again.",
         "Thank you.",
+        "Next week, we can go for a longer rest by the sea.",
+        "I have a sharp pain in my back when I lift my leg.",
         max_duration=1.2,
     )
-    heard = feed(recognizer, bursts(1.0, 1.0, 0.6, 1.5))
-    assert heard == []
-    # 1.5 s of speech is more than max_duration: a sentence, never given to whisper.
-    assert len(transcriber.calls) == 3
+    heard = feed(recognizer, bursts(1.0, 1.0, 0.6, 1.5, 1.5))
+    # 1.5 s of speech is more than max_duration: a sentence, from which only pain is taken.
+    assert [h.command for h in heard] == ["pain"]
+    assert len(transcriber.calls) == 5
     assert [d.reason for d in recognizer.decisions] == [
         "no command in it",
         "talk, not a command (12 other words)",
         "no command in it",
-        "too long (1.44 s)",
+        "a sentence: only pain is taken from one",
+        "accepted",
     ]
+
+
+def test_sentences_cut_off_by_the_endpointer_are_decoded_for_pain() -> None:
+    recognizer, transcriber = make("Ouch, my back really hurts, I have to stop now.")
+    endpoint = EndpointSettings(max_segment=2.0)
+    recognizer = WhisperRecognizer(
+        GRAMMAR, settings=recognizer.settings, endpoint=endpoint, transcriber=transcriber
+    )
+    heard = feed(recognizer, bursts(3.0))
+    assert [h.command for h in heard] == ["pain"]
+    assert len(transcriber.calls) == 1
+    assert len(transcriber.calls[0]) / SAMPLE_RATE < 3.0, "the first 2 s (with pre-roll)"
+
+
+def test_without_long_for_safety_sentences_are_not_decoded() -> None:
+    recognizer, transcriber = make("Thank you.", max_duration=1.2, long_for_safety=False)
+    assert feed(recognizer, bursts(0.6, 1.5)) == []
+    assert len(transcriber.calls) == 1
+    assert [d.reason for d in recognizer.decisions] == ["no command in it", "too long (1.44 s)"]
 
 
 def test_pain_counts_anywhere_in_what_is_said() -> None:
@@ -348,6 +371,37 @@ def test_real_whisper_hears_pain_in_every_voice_and_talk_fires_little(
     # Measured 5 of 86, every one the pocketsphinx pain fast path ("i feel pain" for "Okay.");
     # whisper itself fired on none.
     assert len(fired) <= count // 8
+
+
+PAIN_SENTENCES = (
+    "Oh no, I think I have hurt my back, it really hurts.",
+    "Stop please, my hip is really painful right now.",
+    "Ouch, ouch, that one really hurts my lower back.",
+    "I have a sharp pain in my back when I lift my leg.",
+    "Wait, something hurts in my spine, I need to stop.",
+    "My back is hurting a lot, I don't think I can go on.",
+)
+"""Pain told in a sentence, as people in pain tell it: 3-4 s said slowly."""
+
+
+def test_real_whisper_hears_pain_told_in_a_sentence(whisper: WhisperRecognizer) -> None:
+    sentences = [(text, "pain") for text in PAIN_SENTENCES]
+    heard = total = 0
+    missed: list[str] = []
+    for voice in (speech.PIPER, speech.KLATT_US, speech.KLATT_US_SLOW_LOW):
+        stream, clips = speech.session(sentences, voice, None)
+        result = speech.run(fresh(whisper), stream, clips)
+        for clip in clips:
+            total += 1
+            if "pain" in [h.command for h, _, _ in result.for_clip(clip)]:
+                heard += 1
+            else:
+                missed.append(f"{voice.label}: {clip.text!r}")
+    print(f"REPORT whisper pain told in a sentence {heard}/{total}; missed {missed}")
+    # Measured 16 of 18 ("my back is hurting" heard as "burning" in both espeak voices);
+    # 8 of 18 before sentences were decoded for pain (the espeak voices' sentences last
+    # over 3 s, and were not decoded at all).
+    assert heard >= total - 4
 
 
 @pytest.mark.parametrize(
