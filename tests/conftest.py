@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Temporary files of the tests and of the coaches they start go under pytest's own
+    folder: the tests that kill a coach (SIGKILL) leave its voice's scratch folder behind."""
+    scratch = tmp_path_factory.mktemp("scratch")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(scratch))
+        patch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+        yield scratch
+    tempfile.tempdir = None
 
 
 @pytest.fixture(autouse=True)
