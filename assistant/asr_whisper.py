@@ -30,10 +30,13 @@ reported twice. pocketsphinx also forces pieces of other speech onto "it hurts" 
 feel pain", so two kinds of its pain are left to whisper alone, which decodes that speech
 about a second later:
 
-- pain heard while the coach talks: pocketsphinx hears "pain" in the coach's echo often
-  enough to stop a session every couple of minutes (docs/benchmarks.md, "round 3"). The
-  listener tells the recognizer when the coach talks (``when_coach_talks``); without a
-  listener that knows, this rule is off;
+- pain heard while the coach talks, with little other speech in it: pocketsphinx hears
+  "pain" in the coach's echo often enough to stop a session every couple of minutes
+  (docs/benchmarks.md, "round 3"). The listener tells the recognizer when what it heard
+  may be the coach's own voice (``when_coach_talks``: the coach talked, and the echo
+  guard's double-talk detector saw under ``EchoSettings.pain_evidence`` of other speech);
+  a pain with the user's speech in it is reported at once. Without a listener that knows,
+  this rule is off;
 - pain within ``fast_quiet_before`` seconds of other speech: a piece of a conversation.
 
 faster-whisper is imported, and its model loaded, when the recognizer is made.
@@ -196,7 +199,7 @@ class WhisperRecognizer:
             self.fast.reset()
 
     def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
-        """``talking(start, end)``: the coach's voice played over that speech (seconds fed)."""
+        """``talking(start, end)``: that speech may be the coach's own voice (seconds fed)."""
         self._coach_talking = talking
 
     @property

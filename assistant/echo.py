@@ -102,6 +102,12 @@ class EchoSettings:
     ``own_evidence`` of other speech in it, whether or not the coach was saying its words:
     an open-vocabulary recognizer (asr_whisper) makes commands of the echo's remains
     ("slow down" from "slowly lower"). Safety commands keep the word check alone."""
+    pain_evidence: float = 0.2
+    """Seconds of other speech in a segment heard over the coach for a fast recognizer's
+    pain to be believed at once (``coach_alone``); with less, it waits for whisper.
+    Chosen from the 36-minute narration (docs/benchmarks.md, round 5): pocketsphinx's
+    pains made of the echo alone held less than this, most of those it heard in the
+    user's pains more."""
     keep_seconds: float = 30.0
     """Seconds of frame statistics kept for the check."""
 
@@ -423,6 +429,15 @@ class EchoGuard:
             "my own words" if own else "the user's",
         )
         return own
+
+    def coach_alone(self, spoken_at: tuple[float, float]) -> bool:
+        """True if the coach was talking around ``spoken_at`` and the microphone held less
+        than ``pain_evidence`` seconds of other speech in it: what was heard there may be
+        the coach's own voice."""
+        return (
+            self.coach_talking(spoken_at)
+            and self.other_speech_seconds(spoken_at) < self.settings.pain_evidence
+        )
 
     def coach_talking(self, spoken_at: tuple[float, float]) -> bool:
         """True if the coach was saying something within ``word_margin`` of ``spoken_at``."""

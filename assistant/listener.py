@@ -41,8 +41,9 @@ class EchoGuard(Protocol):
     def is_own_speech(self, heard: Heard, spoken_at: tuple[float, float]) -> bool:
         """True if ``heard`` is the coach's own words, spoken over ``spoken_at`` (monotonic)."""
 
-    def coach_talking(self, spoken_at: tuple[float, float]) -> bool:
-        """True if the coach's voice was playing around ``spoken_at`` (monotonic times)."""
+    def coach_alone(self, spoken_at: tuple[float, float]) -> bool:
+        """True if what was heard over ``spoken_at`` (monotonic times) may be the coach's own
+        voice: it was playing then, and little other speech was seen in it."""
 
 
 class Listener:
@@ -89,7 +90,7 @@ class Listener:
         self.ignored: list[Heard] = []
         """The latest commands dropped as the coach's own voice."""
         if echo is not None and isinstance(recognizer, HearsOverTheCoach):
-            recognizer.when_coach_talks(self._coach_talking)
+            recognizer.when_coach_talks(self._coach_alone)
 
     def start(self) -> None:
         """Start listening."""
@@ -166,9 +167,9 @@ class Listener:
         fed, at = self._anchor or (0.0, self._clock())
         return at - (fed - start), at - (fed - end)
 
-    def _coach_talking(self, start: float, end: float) -> bool:
+    def _coach_alone(self, start: float, end: float) -> bool:
         """Called by the recognizer, on this thread, during ``accept``."""
-        return self._echo is not None and self._echo.coach_talking(self._spoken_at(start, end))
+        return self._echo is not None and self._echo.coach_alone(self._spoken_at(start, end))
 
     def _deliver(self, heard: Heard) -> None:
         spoken_at = self._spoken_at(heard.start, heard.end)

@@ -127,5 +127,6 @@ class HearsOverTheCoach(Protocol):
     The listener, which knows when the coach spoke, tells it how to find out."""
 
     def when_coach_talks(self, talking: Callable[[float, float], bool]) -> None:
-        """``talking(start, end)``: whether the coach's voice was playing over that speech
-        (seconds of audio fed to this recognizer, as in ``Heard``)."""
+        """``talking(start, end)``: whether that speech may be the coach's own voice: it was
+        playing then, and little other speech was seen in it (seconds of audio fed to this
+        recognizer, as in ``Heard``)."""

@@ -224,6 +224,26 @@ def test_a_command_over_the_coach_needs_other_speech_in_it() -> None:
     assert not guard.is_own_speech(slower, (T0 + 6.0, T0 + 6.4))
 
 
+def test_speech_over_the_coach_may_be_its_own_voice_unless_other_speech_is_in_it() -> None:
+    spoken = [Spoken("Lift your hips and hold them there.", T0, T0 + 8.0, True)]
+    guard = _guard(spoken)
+    # The microphone: quiet hiss, and from 3 to 3.5 s a voice the speaker did not play.
+    mic = speech.noise("white", 6.0, 1)[: 6 * SAMPLE_RATE] * 30
+    mic[3 * SAMPLE_RATE : 3 * SAMPLE_RATE + SAMPLE_RATE // 2] += (
+        speech.noise("pink", 0.5, 2)[: SAMPLE_RATE // 2] * 6000
+    )
+    pcm = np.clip(mic, -32768, 32767).astype(np.int16)
+    for start in range(0, pcm.size, 1600):
+        guard.process(pcm[start : start + 1600].tobytes(), T0 + start / SAMPLE_RATE)
+    assert guard.other_speech_seconds((T0 + 3.0, T0 + 3.5)) >= 0.4
+    assert not guard.coach_alone((T0 + 3.0, T0 + 3.5)), "the user's speech is in it"
+    assert guard.coach_alone((T0 + 1.0, T0 + 1.5)), "nothing but the coach's voice"
+    assert not guard.coach_alone((T0 + 10.0, T0 + 10.5)), "the coach was silent"
+    strict = EchoSettings(pain_evidence=1.0)
+    guard.settings = strict
+    assert guard.coach_alone((T0 + 3.0, T0 + 3.5)), "too little other speech for this setting"
+
+
 def _listen_silence(recognizer: AskingRecognizer, echo: EchoGuard | None) -> None:
     speech.listen_to(speech.ChunkSource(speech.silence(8.0), start=T0), recognizer, echo, 30.0)
 
