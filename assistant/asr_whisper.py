@@ -129,6 +129,12 @@ class WhisperDecision:
     reason: str
     """"accepted" or why not."""
     compute_seconds: float
+    avg_logprob: float | None = None
+    """Whisper's mean token log probability (None when the segment was not decoded)."""
+    no_speech_prob: float | None = None
+    """Whisper's probability that the segment holds no speech (None when not decoded)."""
+    word_probs: tuple[tuple[str, float], ...] = ()
+    """Whisper's words with their probabilities (``Transcript.word_probs``)."""
 
 
 class WhisperRecognizer:
@@ -263,6 +269,7 @@ class WhisperRecognizer:
         began = time.perf_counter()
         s, info = self.settings, segment.info
         text, command, confidence = "", None, 1.0
+        scores: tuple[float | None, float | None, tuple[tuple[str, float], ...]] = (None, None, ())
         verdict = length_verdict(info, s.min_duration, s.max_duration)
         sentence = verdict is not None and s.long_for_safety and info.duration >= s.min_duration
         if verdict is not None and not sentence:
@@ -272,8 +279,9 @@ class WhisperRecognizer:
             text = heard.text
             command, reason = self._judge(heard, sentence)
             confidence = float(np.exp(min(0.0, heard.avg_logprob)))
+            scores = (heard.avg_logprob, heard.no_speech_prob, heard.word_probs)
         decision = WhisperDecision(
-            info.start, info.end, text, command, reason, time.perf_counter() - began
+            info.start, info.end, text, command, reason, time.perf_counter() - began, *scores
         )
         self.decisions.append(decision)
         _LOGGER.debug("segment %.2f-%.2f s %r: %s", info.start, info.end, text, reason)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.grammar import Grammar
+from assistant.grammar import Grammar, normalise
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,6 +76,9 @@ class Transcript:
     """Mean log probability of the tokens (whisper's; 0 when it gave no segment)."""
     no_speech_prob: float = 0.0
     """Whisper's probability that the audio holds no speech."""
+    word_probs: tuple[tuple[str, float], ...] = ()
+    """Each word whisper wrote, with the probability it gave the least likely of its
+    tokens (empty when not measured)."""
 
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
@@ -166,6 +169,7 @@ class WhisperTranscriber:
             max_length=len(prompt) + self.max_new_tokens,
             return_scores=True,
             return_no_speech_prob=True,
+            return_logits_vocab=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
@@ -173,7 +177,34 @@ class WhisperTranscriber:
         text = str(self._tokenizer.decode(tokens)).strip()
         # As faster-whisper recovers it: the score is the sum over len(tokens) + 1 (the end).
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        return Transcript(text, avg_logprob, float(result.no_speech_prob))
+        probs = [
+            _token_prob(np.asarray(step), token)
+            for step, token in zip(result.logits[0], tokens, strict=False)
+        ]
+        words = _word_probs([self._tokenizer.decode([t]) for t in tokens], probs)
+        return Transcript(text, avg_logprob, float(result.no_speech_prob), words)
+
+
+def _token_prob(logits: npt.NDArray[np.float32], token: int) -> float:
+    """The probability of ``token`` among the raw ``logits`` of one decoding step."""
+    top = float(logits.max())
+    return float(np.exp(logits[token] - top) / np.exp(logits - top).sum())
+
+
+def _word_probs(pieces: list[str], probs: list[float]) -> tuple[tuple[str, float], ...]:
+    """Whisper's token pieces joined into words (a piece starting with a space starts a
+    word), each with the probability of its least likely piece; punctuation is dropped."""
+    words: list[tuple[str, float]] = []
+    for piece, prob in zip(pieces, probs, strict=True):
+        letters = normalise(piece)
+        if not letters:
+            continue
+        if words and not piece.startswith(" "):
+            word, least = words[-1]
+            words[-1] = (word + letters, min(least, prob))
+        else:
+            words.append((letters, prob))
+    return tuple(words)
 
 
 class VerifiedRecognizer:

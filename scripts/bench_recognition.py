@@ -38,7 +38,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,7 @@ def run_shard(setup: Setup, entries: Sequence[Entry]) -> dict[str, Any]:
     load_seconds = time.perf_counter() - began
     starts: list[float] = []
     condition = None
+    notes: list[dict[str, Any]] = []
     for entry in entries:
         audio = benchlib.read_wav(setup.corpus / entry.path)
         if entry.condition != condition:
@@ -170,12 +171,20 @@ def run_shard(setup: Setup, entries: Sequence[Entry]) -> dict[str, Any]:
             stream.feed(np.resize(quiet, round(WARMUP * SAMPLE_RATE)).astype(np.int16))
         starts.append(stream.fed)
         stream.feed(audio)
+        notes += _drain_notes(stream.recognizer)
     stream.events += [Event(h, stream.fed, 0.0, 0.0) for h in stream.recognizer.flush()]
+    notes += _drain_notes(stream.recognizer)
     by_file: dict[int, list[Event]] = defaultdict(list)
     for event in stream.events:
         index = bisect.bisect_right(starts, event.heard.start) - 1
         by_file[index].append(event)  # -1: heard in a warm-up, before any file
+    notes_by_file: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for note in notes:
+        notes_by_file[bisect.bisect_right(starts, note["start"]) - 1].append(note)
     rows = [_row(e, starts[i], by_file.get(i, [])) for i, e in enumerate(entries)]
+    for i, row in enumerate(rows):
+        row["stream_start"] = starts[i]
+        row["segments"] = notes_by_file.get(i, [])  # in stream seconds, as stream_start
     return {
         "rows": rows,
         "warmup_heard": [e.heard.command for e in by_file.get(-1, [])],
@@ -186,6 +195,22 @@ def run_shard(setup: Setup, entries: Sequence[Entry]) -> dict[str, Any]:
         "rss_before_recognizer_mb": rss_before,
         "peak_rss_mb": benchlib.peak_rss_mb(),
     }
+
+
+def _drain_notes(recognizer: Recognizer) -> list[dict[str, Any]]:
+    """What a whisper recognizer decided on each segment, and the fast recognizer's safety
+    commands it held, since the last call (for ``--raw``: rules can be studied offline)."""
+    notes: list[dict[str, Any]] = []
+    decisions = getattr(recognizer, "decisions", None)
+    if decisions is not None and hasattr(recognizer, "held"):
+        notes += [{"what": "segment", **asdict(d)} for d in decisions]
+        notes += [
+            {"what": "held", "command": h.command, "text": h.text, "start": h.start, "end": h.end}
+            for h in recognizer.held
+        ]
+        decisions.clear()
+        recognizer.held.clear()
+    return notes
 
 
 def _row(entry: Entry, start: float, events: list[Event]) -> dict[str, Any]:
@@ -201,6 +226,7 @@ def _row(entry: Entry, start: float, events: list[Event]) -> dict[str, Any]:
         "seconds": entry.seconds,
         "heard": [e.heard.command for e in events],
         "heard_text": [e.heard.text for e in events],
+        "heard_at": [(e.heard.start - start, e.heard.end - start) for e in events],
     }
     hit = next((e for e in events if e.heard.command == entry.expected), None)
     if hit is not None:
