@@ -196,15 +196,15 @@ def _word_probs(pieces: list[str], probs: list[float]) -> tuple[tuple[str, float
     word), each with the probability of its least likely piece; punctuation is dropped."""
     words: list[tuple[str, float]] = []
     for piece, prob in zip(pieces, probs, strict=True):
-        letters = normalise(piece)
-        if not letters:
-            continue
+        if not normalise(piece):
+            continue  # punctuation: not a word, and its probability is not the word's
         if words and not piece.startswith(" "):
             word, least = words[-1]
-            words[-1] = (word + letters, min(least, prob))
+            words[-1] = (word + piece, min(least, prob))
         else:
-            words.append((letters, prob))
-    return tuple(words)
+            words.append((piece, prob))
+    normalised = ((normalise(word), prob) for word, prob in words)
+    return tuple((word, prob) for word, prob in normalised if word)
 
 
 class VerifiedRecognizer:

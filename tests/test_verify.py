@@ -13,9 +13,15 @@ import pytest
 import speech
 from fakes import QueuedRecognizer
 
-from assistant.grammar import default_grammar_path, load_grammar
+from assistant.grammar import default_grammar_path, load_grammar, normalise
 from assistant.ports import SAMPLE_RATE, Heard
-from assistant.verify import FloatAudio, VerifiedRecognizer, WhisperTranscriber, command_prompt
+from assistant.verify import (
+    FloatAudio,
+    VerifiedRecognizer,
+    WhisperTranscriber,
+    _word_probs,
+    command_prompt,
+)
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
 
@@ -171,3 +177,21 @@ def test_real_commands_accepted_and_sentences_rejected(transcriber: WhisperTrans
     print("REPORT pocketsphinx fired", fired, "verified", heard)
     assert len(fired) >= 2, "pocketsphinx no longer fires on these: pick others"
     assert [h.command for h in heard] in ([], ["no"])
+
+
+def test_word_probabilities_join_whisper_pieces_into_words() -> None:
+    pieces = [" Oh", ",", " I", "'m", " hur", "ting", "."]
+    probs = [0.5, 0.1, 0.8, 0.7, 0.9, 0.3, 0.05]
+    assert _word_probs(pieces, probs) == (("oh", 0.5), ("i'm", 0.7), ("hurting", 0.3))
+    assert _word_probs([], []) == ()
+
+
+def test_real_whisper_gives_each_word_a_probability(transcriber: WhisperTranscriber) -> None:
+    said = speech.synthesize("I'm in pain, my back hurts.", speech.PIPER)
+    audio = np.concatenate([speech.silence(0.5), said, speech.silence(0.5)])
+    heard = transcriber.transcribe(audio.astype(np.float32) / 32768.0)
+    words = [word for word, _ in heard.word_probs]
+    assert " ".join(words) == normalise(heard.text), heard
+    assert "pain" in words and "hurts" in words, heard
+    assert all(0.0 < prob <= 1.0 for _, prob in heard.word_probs), heard
+    assert min(prob for word, prob in heard.word_probs if word == "hurts") > 0.5, heard
