@@ -18,7 +18,12 @@ coach uses, finds no command in it. Per segment the endpointer closes:
    ("I think my back hurts"), any other command only when its phrase is most of what was
    said: at most ``max_extra_words`` other words, not counting fillers ("okay", "please")
    nor whisper's habit of repeating a short phrase ("resume resume"). So "next one please"
-   is next, but "all children, next one, grow up" is nothing;
+   is next, but "all children, next one, grow up" is nothing. The endpointer splits a
+   sentence at its pauses, and "let's start," or "not really," is then most of a piece;
+   so when such a command comes within ``command_quiet_before`` seconds of other talk,
+   whisper decodes the talk and the command together and the rule is applied to the
+   whole: "I want | to stop" said with a pause is still stop, "suddenly, thump, down
+   she came | stop" is nothing;
 4. whisper's own "no speech" verdict (``no_speech_prob`` above ``max_no_speech`` with a low
    ``avg_logprob``) and transcripts that echo the prompt are refused.
 
@@ -47,16 +52,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from assistant.endpoint import EndpointSettings, Segment, Segmenter, length_verdict
 from assistant.grammar import Grammar, normalise
-from assistant.ports import Heard, Recognizer
+from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, command_prompt
 
 _LOGGER = logging.getLogger(__name__)
@@ -101,6 +107,11 @@ class WhisperSettings:
     fast_over_coach: bool = False
     """Report them while the coach talks too (measured: about one false pain stop every
     two minutes of narration, against a few more of the user's pains heard)."""
+    command_quiet_before: float = 1.0
+    """Seconds without other talk before a command other than a safety one for it to be
+    judged alone; closer to talk, it is judged together with that talk (0: always alone).
+    Talk is a segment whisper wrote words in that are not fillers and named no command,
+    and that was not the coach's own voice (``when_coach_talks``)."""
     fast_quiet_before: float = 1.0
     """Seconds without other speech before a fast recognizer's safety command for it to be
     reported at once (0: always). On the benchmark corpus 16 of pocketsphinx's 27 false
@@ -179,6 +190,8 @@ class WhisperRecognizer:
         self._coach_talking: Callable[[float, float], bool] = _never
         self._speech: deque[tuple[float, float]] = deque(maxlen=8)
         """Speech (start, end) of the latest segments the endpointer closed."""
+        self._talk: deque[Segment] = deque(maxlen=4)
+        """The latest segments that were talk, not commands."""
 
     def accept(self, pcm: bytes) -> list[Heard]:
         """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it.
@@ -234,19 +247,30 @@ class WhisperRecognizer:
     def _held_because(self, heard: Heard) -> str | None:
         """Why a fast safety command waits for whisper, or None to report it now."""
         s = self.settings
-        if not s.fast_over_coach and self._over_the_coach(heard):
+        if not s.fast_over_coach and self._over_the_coach(heard.start, heard.end):
             return "over my voice"
-        before = [end for start, end in self._speech if end < heard.start - 0.05]
-        if before and heard.start - max(before) < s.fast_quiet_before:
-            return f"{heard.start - max(before):.2f} s after other speech"
+        gap = _gap_before(self._speech, heard.start)
+        if gap < s.fast_quiet_before:
+            return f"{gap:.2f} s after other speech"
         return None
 
-    def _over_the_coach(self, heard: Heard) -> bool:
+    def _over_the_coach(self, start: float, end: float) -> bool:
         try:
-            return self._coach_talking(heard.start, heard.end)
+            return self._coach_talking(start, end)
         except Exception:  # pain must not be lost to a failing question: believe it
-            _LOGGER.exception("Could not tell whether I was talking over %r", heard.text)
+            _LOGGER.exception("Could not tell whether I was talking at %.2f-%.2f s", start, end)
             return False
+
+    def _talk_before(self, start: float) -> Segment | None:
+        """The latest talk within ``command_quiet_before`` s before ``start`` that was not
+        the coach's own voice, or None."""
+        near = [
+            talk
+            for talk in self._talk
+            if start - self.settings.command_quiet_before <= talk.info.end < start - 0.05
+            and not self._over_the_coach(talk.info.start, talk.info.end)
+        ]
+        return max(near, key=lambda talk: talk.info.end, default=None)
 
     def _repeats(self, heard: Heard) -> bool:
         """A safety command already reported for this speech (by the other recognizer)."""
@@ -275,9 +299,14 @@ class WhisperRecognizer:
         if verdict is not None and not sentence:
             reason = verdict
         else:
-            heard = self.transcriber.transcribe(segment.audio.astype(np.float32) / 32768.0)
-            text = heard.text
+            heard = self.transcriber.transcribe(_floats(segment.audio))
             command, reason = self._judge(heard, sentence)
+            talk = None if command in self._safety else self._talk_before(info.start)
+            if command is not None and talk is not None:
+                heard, command, reason = self._with_talk(talk, segment)
+            if reason.startswith(_TALK):
+                self._talk.append(segment)
+            text = heard.text
             confidence = float(np.exp(min(0.0, heard.avg_logprob)))
             scores = (heard.avg_logprob, heard.no_speech_prob, heard.word_probs)
         decision = WhisperDecision(
@@ -289,27 +318,49 @@ class WhisperRecognizer:
             return None
         return Heard(command, normalise(text), info.start, info.end, confidence)
 
+    def _with_talk(self, talk: Segment, segment: Segment) -> tuple[Transcript, str | None, str]:
+        """Whisper's transcript of ``talk`` and the ``segment`` that followed it, decoded
+        together, with the command in the whole (the word rule applies to all of it)."""
+        gap = segment.info.start - talk.info.end
+        talk_ends = talk.info.audio_start + len(talk.audio) / SAMPLE_RATE
+        overlap = max(0, round((talk_ends - segment.info.audio_start) * SAMPLE_RATE))
+        both = np.concatenate([talk.audio, segment.audio[overlap:]])
+        heard = self.transcriber.transcribe(_floats(both))
+        command, reason = self._judge(heard, sentence=False)
+        if command is None:
+            why = reason.removeprefix(f"{_CHAT} (").removesuffix(")")
+            return heard, None, f"{_CHAT} ({gap:.2f} s after other talk; together: {why})"
+        return heard, command, f"accepted with the talk {gap:.2f} s before it"
+
     def _judge(self, heard: Transcript, sentence: bool) -> tuple[str | None, str]:
         """The command in ``heard`` and "accepted", or None and why not; from a
         ``sentence`` only a safety command is taken."""
         s = self.settings
         words = normalise(heard.text).split()
-        if not words:
-            return None, "nothing heard"
+        if not words or all(word in FILLERS for word in words):
+            return None, "nothing heard" if not words else "fillers only"
         if heard.no_speech_prob > s.max_no_speech and heard.avg_logprob < s.min_logprob:
             return None, f"noise (no speech {heard.no_speech_prob:.2f})"
         if "commands" in words:
             return None, "the prompt echoed"
         command = self.grammar.match(heard.text)
         if command is None:
-            return None, "no command in it"
-        if command not in self._safety and sentence:
-            return None, f"a sentence: only {' or '.join(sorted(self._safety))} is taken from one"
-        if command not in self._safety:
-            extra = _extra_words(words, self.grammar.phrases_for(command))
-            if extra > s.max_extra_words:
-                return None, f"talk, not a command ({extra} other words)"
+            return None, _NO_COMMAND
+        if command in self._safety:
+            return command, "accepted"
+        if sentence:
+            return None, f"{_SENTENCE}: only {' or '.join(sorted(self._safety))} is taken from one"
+        extra = _extra_words(words, self.grammar.phrases_for(command))
+        if extra > s.max_extra_words:
+            return None, f"{_CHAT} ({extra} other words)"
         return command, "accepted"
+
+
+_NO_COMMAND = "no command in it"
+_SENTENCE = "a sentence"
+_CHAT = "talk, not a command"
+_TALK = (_NO_COMMAND, _SENTENCE, _CHAT)
+"""How the reasons for a segment that was talk begin (``command_quiet_before``)."""
 
 
 FILLERS = frozenset(
@@ -336,6 +387,16 @@ def _once(words: list[str]) -> list[str]:
         if len(words) % size == 0 and words == words[:size] * (len(words) // size):
             return words[:size]
     return words
+
+
+def _floats(pcm: npt.NDArray[np.int16]) -> FloatAudio:
+    return pcm.astype(np.float32) / 32768.0
+
+
+def _gap_before(speech: Iterable[tuple[float, float]], start: float) -> float:
+    """Seconds from the end of the latest of ``speech`` before ``start`` (inf if none)."""
+    ends = [end for _, end in speech if end < start - 0.05]
+    return start - max(ends) if ends else float("inf")
 
 
 def _never(start: float, end: float) -> bool:

@@ -151,6 +151,54 @@ def test_noise_and_the_prompt_echoed_are_refused() -> None:
     assert [h.command for h in heard] == ["next"]
 
 
+def test_a_command_straight_after_other_talk_is_judged_with_that_talk() -> None:
+    # Speech at 1.0-2.0 s, then 0.6 s later at 2.6-3.2 s; after 2 s of quiet, the same.
+    audio = np.concatenate([bursts(1.0, 0.6, gap=0.6), bursts(0.6, 0.6, gap=0.6)])
+    recognizer, transcriber = make(
+        "So when the bell rang,",
+        "let's start.",
+        "So when the bell rang, let's start.",  # the two decoded together
+        "Um, okay.",
+        "Let's start.",
+    )
+    # Fillers are not talk: the command after "um, okay" alone is acted on.
+    assert [h.command for h in feed(recognizer, audio)] == ["ready"]
+    assert [d.reason for d in recognizer.decisions] == [
+        "no command in it",
+        "talk, not a command (0.60 s after other talk; together: 4 other words)",
+        "fillers only",
+        "accepted",
+    ]
+    assert recognizer.decisions[1].text == "So when the bell rang, let's start."
+    # Whisper was given the talk and the command as one piece of audio, the pause between
+    # them once (1.0 s and 0.6 s of speech, 0.6 s apart, with the pre-roll and hangover).
+    joined = len(transcriber.calls[2]) / SAMPLE_RATE
+    assert 1.0 + 0.6 + 0.6 + 0.4 <= joined <= 1.0 + 0.6 + 0.6 + 0.7, joined
+
+
+def test_a_command_said_with_a_pause_in_it_is_still_heard() -> None:
+    recognizer, _ = make("I want", "to stop.", "I want to stop.")
+    heard = feed(recognizer, bursts(0.5, 0.5, gap=0.4))
+    assert [h.command for h in heard] == ["stop"]
+    assert heard[0].text == "i want to stop"
+    assert recognizer.decisions[-1].reason == "accepted with the talk 0.40 s before it"
+
+
+def test_talk_in_the_coachs_own_voice_does_not_hold_a_command_back() -> None:
+    recognizer, transcriber = make("Lift your hips, slowly,", "Pause.")
+    recognizer.when_coach_talks(lambda start, end: end < 2.2)
+    assert [h.command for h in feed(recognizer, bursts(1.0, 0.6, gap=0.6))] == ["pause"]
+    assert len(transcriber.calls) == 2, "judged alone"
+    recognizer, transcriber = make("Lift your hips, slowly,", "Pause.", command_quiet_before=0)
+    assert [h.command for h in feed(recognizer, bursts(1.0, 0.6, gap=0.6))] == ["pause"]
+    assert len(transcriber.calls) == 2, "judged alone"
+
+
+def test_pain_straight_after_other_talk_is_still_pain() -> None:
+    recognizer, _ = make("So when the bell rang,", "Ouch!")
+    assert [h.command for h in feed(recognizer, bursts(1.0, 0.6, gap=0.6))] == ["pain"]
+
+
 def test_clicks_are_not_decoded() -> None:
     recognizer, transcriber = make()
     assert feed(recognizer, bursts(0.08, 0.1)) == []
