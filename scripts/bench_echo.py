@@ -38,7 +38,7 @@ import numpy.typing as npt
 import speech
 
 from assistant.audio_out import ReferenceLog, resample
-from assistant.echo import EchoGuard
+from assistant.echo import EchoGuard, EchoSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE, Heard, HearsOverTheCoach, Recognizer
@@ -308,16 +308,21 @@ class Run:
     wall: float
 
 
-def build(engine: str, grammar: Grammar, fast_pain: str) -> Recognizer:
+def build(
+    engine: str, grammar: Grammar, fast_pain: str, overrides: dict[str, Any] | None = None
+) -> Recognizer:
     """The recognizer as the app builds it, or whisper with pocketsphinx's pain path
-    ``fast_pain``: "quiet" (only while the coach is silent, as built), "always" or "off"."""
-    if engine == "whisper" and fast_pain != "quiet":
+    ``fast_pain``: "quiet" (only while the coach is silent, as built), "always" or "off",
+    and other ``WhisperSettings`` fields from ``overrides``."""
+    if engine == "whisper" and (fast_pain != "quiet" or overrides):
         from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
 
         always = fast_pain == "always"
         return WhisperRecognizer(
             grammar,
-            settings=WhisperSettings(fast_safety=fast_pain != "off", fast_over_coach=always),
+            settings=WhisperSettings(
+                fast_safety=fast_pain != "off", fast_over_coach=always, **(overrides or {})
+            ),
             fast=make_recognizer("pocketsphinx", None, grammar),
         )
     return make_recognizer(engine, None, grammar)
@@ -329,12 +334,16 @@ def listen(
     engine: str,
     grammar: Grammar,
     fast_pain: str = "quiet",
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Run:
-    """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech)."""
+    """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech);
+    ``overrides`` change ``EchoSettings`` ("echo") and ``WhisperSettings`` ("whisper")."""
+    o = overrides or {}
     log = ReferenceLog(RATE, keep_seconds=60.0)
     source = NarrationSource(_pcm(mic), utterances, log)
-    guard = EchoGuard(log.slice, RATE, source.spoken, grammar)
-    recognizer = Timed(build(engine, grammar, fast_pain))
+    settings = EchoSettings(**o.get("echo", {}))
+    guard = EchoGuard(log.slice, RATE, source.spoken, grammar, settings=settings)
+    recognizer = Timed(build(engine, grammar, fast_pain, o.get("whisper")))
     began = time.perf_counter()
     listener = speech.listen_to(source, recognizer, guard, timeout=None)
     wall = time.perf_counter() - began
@@ -416,6 +425,12 @@ def main() -> None:
     parser.add_argument("--user-every", type=float, default=20.0, help="seconds of coach speech")
     parser.add_argument("--sir-db", type=float, default=-5.0, help="user's speech over the echo")
     parser.add_argument("--delay", type=float, default=0.05, help="echo delay (seconds)")
+    parser.add_argument(
+        "--overrides",
+        type=json.loads,
+        default={},
+        help='settings to change, JSON: {"echo": {"pain_evidence": 0.3}, "whisper": {...}}',
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     if args.engine not in ("pocketsphinx", "whisper", "pocketsphinx+whisper"):
@@ -430,13 +445,14 @@ def main() -> None:
     speech_seconds = sum(s.end - s.start for u in utterances for s in u.sentences)
     mic = echo_path(utterances, seconds, args.delay)
     fast = args.fast_pain
-    alone = listen(mic, utterances, args.engine, grammar, fast)
+    alone = listen(mic, utterances, args.engine, grammar, fast, args.overrides)
     clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
-    with_user = listen(mic, utterances, args.engine, grammar, fast)
+    with_user = listen(mic, utterances, args.engine, grammar, fast, args.overrides)
     report = {
         "label": args.label,
         "engine": args.engine,
         "fast_pain": fast,
+        "overrides": args.overrides,
         "package": benchlib.package_info(),
         "routines": list(ROUTINES),
         "narration_seconds": round(seconds, 1),
