@@ -303,6 +303,8 @@ class Run:
 
     heard: list[Heard]
     ignored: list[Heard]
+    delivered: list[tuple[Heard, float]]
+    """Each command acted on, with the narration second when the listener delivered it."""
     guard_cpu: float
     recognizer_cpu: float
     wall: float
@@ -344,10 +346,17 @@ def listen(
     settings = EchoSettings(**o.get("echo", {}))
     guard = EchoGuard(log.slice, RATE, source.spoken, grammar, settings=settings)
     recognizer = Timed(build(engine, grammar, fast_pain, o.get("whisper")))
+    delivered: list[tuple[Heard, float]] = []
     began = time.perf_counter()
-    listener = speech.listen_to(source, recognizer, guard, timeout=None)
+    listener = speech.listen_to(
+        source,
+        recognizer,
+        guard,
+        timeout=None,
+        on_heard=lambda heard: delivered.append((heard, source.now - T0)),
+    )
     wall = time.perf_counter() - began
-    return Run(listener.heard, listener.ignored, guard.cpu_seconds, recognizer.cpu, wall)
+    return Run(listener.heard, listener.ignored, delivered, guard.cpu_seconds, recognizer.cpu, wall)
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -378,6 +387,11 @@ def report_alone(run: Run, seconds: float, speech_seconds: float) -> dict[str, A
 def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, Any]:
     """The narration with the user's pains over it."""
     hits = [any(h.command == "pain" and _near(h, c) for h in run.heard) for c in clips]
+    waits = [
+        min(at for h, at in run.delivered if h.command == "pain" and _near(h, c)) - c.end
+        for hit, c in zip(hits, clips, strict=True)
+        if hit
+    ]
     during = [hit for hit, c in zip(hits, clips, strict=True) if not c.over_own_pain]
     over_own = [hit for hit, c in zip(hits, clips, strict=True) if c.over_own_pain]
     others = [h for h in run.heard if not any(_near(h, c) for c in clips)]
@@ -386,6 +400,9 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
         "pain_recall_during_coach_speech": benchlib.ratio(sum(during), len(during)),
         "pain_recall_over_the_coachs_own_pain_word": benchlib.ratio(sum(over_own), len(over_own)),
         "pain_recall_all": benchlib.ratio(sum(hits), len(hits)),
+        "pain_latency_p50_s": benchlib.rounded(benchlib.percentile(waits, 0.5), 2),
+        "pain_latency_max_s": benchlib.rounded(max(waits, default=None), 2),
+        "pains_acted_on_within_1_s": sum(wait <= 1.0 for wait in waits),
         "missed": [
             f"{c.start:.1f} s {c.voice} {c.text!r}{' (over its own pain)' * c.over_own_pain}"
             for hit, c in zip(hits, clips, strict=True)

@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -362,15 +362,16 @@ def listen_to(
     recognizer: Recognizer,
     echo: EchoGuard | None,
     timeout: float | None = 120.0,
+    on_heard: Callable[[Heard], None] = lambda heard: None,
 ) -> Listener:
     """Stream ``source`` through a real Listener (no session behind it) until it is done
     (``timeout`` None: however long it takes); its ``heard`` and ``ignored`` say what it
-    made of it."""
+    made of it, and ``on_heard`` is called with each command as it is delivered."""
     listener = Listener(
         lambda: source,
         recognizer,
         lambda call: call(),
-        lambda heard: None,
+        on_heard,
         lambda: None,
         lambda: None,
         lambda what: None,
