@@ -105,9 +105,8 @@ class EchoSettings:
     pain_evidence: float = 0.2
     """Seconds of other speech in a segment heard over the coach for a fast recognizer's
     pain to be believed at once (``coach_alone``); with less, it waits for whisper.
-    Chosen from the 36-minute narration (docs/benchmarks.md, round 5): pocketsphinx's
-    pains made of the echo alone held less than this, most of those it heard in the
-    user's pains more."""
+    With 0.2 s the 36-minute narration alone fired no pain, and the user's pains over it
+    were heard as often or more (docs/benchmarks.md, round 5)."""
     keep_seconds: float = 30.0
     """Seconds of frame statistics kept for the check."""
 
