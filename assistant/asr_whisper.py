@@ -301,8 +301,10 @@ class WhisperRecognizer:
         else:
             heard = self.transcriber.transcribe(_floats(segment.audio))
             command, reason = self._judge(heard, sentence)
-            talk = None if command in self._safety else self._talk_before(info.start)
-            if command is not None and talk is not None:
+            talk = None
+            if command is not None and command not in self._safety:
+                talk = self._talk_before(info.start)
+            if talk is not None:
                 heard, command, reason = self._with_talk(talk, segment)
             if reason.startswith(_TALK):
                 self._talk.append(segment)
