@@ -82,8 +82,11 @@ class SegmentTranscriber(Protocol):
 class WhisperSettings:
     """When the whisper adapter decodes a segment and what it accepts."""
 
-    min_duration: float = 0.15
-    """Seconds of speech below which a segment is a click or a breath (not decoded)."""
+    min_duration: float = 0.10
+    """Seconds of speech below which a segment is a click or a breath (not decoded). In
+    noise the endpointer hears only the loudest part of a short word ("next", "it hurts"
+    at 5-10 dB SNR: 0.10-0.15 s), and whisper is given the pre-roll and hangover around
+    it; on the benchmark corpus 0.15 lost those words (docs/benchmarks.md, round 6)."""
     max_duration: float = 3.0
     """Seconds of speech above which a segment is a sentence, not a command."""
     long_for_safety: bool = True

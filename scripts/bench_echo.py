@@ -297,6 +297,23 @@ class Timed:
             self.inner.when_coach_talks(talking)
 
 
+class JudgingGuard(EchoGuard):
+    """The EchoGuard, keeping the other speech it measured in every command it judged."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.judged: list[tuple[Heard, float, bool]] = []
+        """Commands heard while the coach talked: (command, seconds of other speech in
+        it, taken for the coach's own)."""
+
+    def is_own_speech(self, heard: Heard, spoken_at: tuple[float, float]) -> bool:
+        """EchoGuard's verdict, kept with the evidence it weighed."""
+        own = super().is_own_speech(heard, spoken_at)
+        if self.coach_talking(spoken_at):
+            self.judged.append((heard, self.other_speech_seconds(spoken_at), own))
+        return own
+
+
 @dataclass
 class Run:
     """What the listener did with one stream."""
@@ -305,6 +322,8 @@ class Run:
     ignored: list[Heard]
     delivered: list[tuple[Heard, float]]
     """Each command acted on, with the narration second when the listener delivered it."""
+    judged: list[tuple[Heard, float, bool]]
+    """Each command heard over the coach, with the seconds of other speech in it."""
     guard_cpu: float
     recognizer_cpu: float
     wall: float
@@ -344,7 +363,7 @@ def listen(
     log = ReferenceLog(RATE, keep_seconds=60.0)
     source = NarrationSource(_pcm(mic), utterances, log)
     settings = EchoSettings(**o.get("echo", {}))
-    guard = EchoGuard(log.slice, RATE, source.spoken, grammar, settings=settings)
+    guard = JudgingGuard(log.slice, RATE, source.spoken, grammar, settings=settings)
     recognizer = Timed(build(engine, grammar, fast_pain, o.get("whisper")))
     delivered: list[tuple[Heard, float]] = []
     began = time.perf_counter()
@@ -356,7 +375,15 @@ def listen(
         on_heard=lambda heard: delivered.append((heard, source.now - T0)),
     )
     wall = time.perf_counter() - began
-    return Run(listener.heard, listener.ignored, delivered, guard.cpu_seconds, recognizer.cpu, wall)
+    return Run(
+        listener.heard,
+        listener.ignored,
+        delivered,
+        guard.judged,
+        guard.cpu_seconds,
+        recognizer.cpu,
+        wall,
+    )
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -380,8 +407,22 @@ def report_alone(run: Run, seconds: float, speech_seconds: float) -> dict[str, A
         "acted_on": _heard(run.heard),
         "refused_as_own_speech": len(run.ignored),
         "refused": _heard(run.ignored)[:40],
+        "over_the_coach": _judged(run.judged),
         **_costs(run, seconds),
     }
+
+
+def _judged(judged: list[tuple[Heard, float, bool]]) -> list[str]:
+    """What the echo guard made of each command heard over the coach, and on what evidence."""
+    return [
+        f"{h.start:.1f} s {h.text[:40]!r} -> {h.command}: {evidence:.2f} s of other speech,"
+        f" {'refused' if own else 'acted on'}"
+        for h, evidence, own in judged
+    ]
+
+
+def _below(values: list[float], bounds: tuple[float, ...]) -> dict[str, int]:
+    return {f"below_{bound}_s": sum(value < bound for value in values) for bound in bounds}
 
 
 def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, Any]:
@@ -395,6 +436,11 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
     during = [hit for hit, c in zip(hits, clips, strict=True) if not c.over_own_pain]
     over_own = [hit for hit, c in zip(hits, clips, strict=True) if c.over_own_pain]
     others = [h for h in run.heard if not any(_near(h, c) for c in clips)]
+    evidence = [
+        seconds
+        for h, seconds, _ in run.judged
+        if h.command == "pain" and any(_near(h, c) for c in clips)
+    ]
     return {
         "user_pains": len(clips),
         "pain_recall_during_coach_speech": benchlib.ratio(sum(during), len(during)),
@@ -413,6 +459,10 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
         "refused_user_pains": sum(
             1 for h in run.ignored if h.command == "pain" and any(_near(h, c) for c in clips)
         ),
+        # What a user's command over the coach would show the echo guard: the other speech
+        # it measured in each of the user's pains heard (commands_need_evidence).
+        "user_pains_over_the_coach_judged": len(evidence),
+        "user_pain_other_speech": _below(evidence, (0.05, 0.1, 0.2, 0.3)),
         "false_accepts_away_from_the_user": len(others),
         "false_accepts_per_hour_of_narration": round(len(others) / seconds * 3600, 2),
         "acted_on_away_from_the_user": _heard(others),

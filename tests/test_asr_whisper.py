@@ -201,8 +201,17 @@ def test_pain_straight_after_other_talk_is_still_pain() -> None:
 
 def test_clicks_are_not_decoded() -> None:
     recognizer, transcriber = make()
-    assert feed(recognizer, bursts(0.08, 0.1)) == []
+    assert feed(recognizer, bursts(0.06, 0.08)) == []
     assert transcriber.calls == []
+
+
+def test_a_word_the_endpointer_hears_only_the_peak_of_is_decoded() -> None:
+    # In noise only the loudest 0.1-0.15 s of a short "it hurts" or "next" rises above
+    # the endpointer's threshold; whisper is given it with pre-roll and hangover around.
+    recognizer, transcriber = make("It hurts.", "Next.")
+    heard = feed(recognizer, bursts(0.12, 0.11))
+    assert [h.command for h in heard] == ["pain", "next"]
+    assert len(transcriber.calls) == 2
 
 
 def test_fast_pain_is_reported_at_once_and_not_again_by_whisper() -> None:

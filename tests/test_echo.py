@@ -224,6 +224,28 @@ def test_a_command_over_the_coach_needs_other_speech_in_it() -> None:
     assert not guard.is_own_speech(slower, (T0 + 6.0, T0 + 6.4))
 
 
+def test_a_command_over_the_coach_needs_as_much_other_speech_as_command_evidence() -> None:
+    spoken = [Spoken("Lift your hips and hold them there.", T0, T0 + 8.0, True)]
+    settings = EchoSettings(warmup=0.0, command_evidence=0.2)
+    guard = EchoGuard(lambda a, b: np.zeros(0, np.float32), RATE, lambda: spoken, GRAMMAR, settings)
+    # The microphone: hiss, a 0.1 s blip at 1 s (what is left of the echo gets through the
+    # gate like this) and half a second of a voice the speaker did not play at 3 s.
+    mic = speech.noise("white", 6.0, 1)[: 6 * SAMPLE_RATE] * 30
+    for at, seconds in ((1.0, 0.1), (3.0, 0.5)):
+        start, count = round(at * SAMPLE_RATE), round(seconds * SAMPLE_RATE)
+        mic[start : start + count] += speech.noise("pink", 0.5, 2)[:count] * 6000
+    pcm = np.clip(mic, -32768, 32767).astype(np.int16)
+    for start in range(0, pcm.size, 1600):
+        guard.process(pcm[start : start + 1600].tobytes(), T0 + start / SAMPLE_RATE)
+    stop = Heard("stop", "stop", 1.0, 1.4)
+    assert guard.is_own_speech(stop, (T0 + 1.0, T0 + 1.4)), "0.1 s is not enough"
+    assert not guard.is_own_speech(stop, (T0 + 3.0, T0 + 3.5)), "the user said it"
+    # Pain keeps its own rule: refused only where the coach said a pain word.
+    assert not guard.is_own_speech(Heard("pain", "it hurts", 1.0, 1.4), (T0 + 1.0, T0 + 1.4))
+    guard.settings = EchoSettings(warmup=0.0, command_evidence=0.05)
+    assert not guard.is_own_speech(stop, (T0 + 1.0, T0 + 1.4))
+
+
 def test_speech_over_the_coach_may_be_its_own_voice_unless_other_speech_is_in_it() -> None:
     spoken = [Spoken("Lift your hips and hold them there.", T0, T0 + 8.0, True)]
     guard = _guard(spoken)
