@@ -393,6 +393,15 @@ def _near(heard: Heard, clip: UserClip) -> bool:
     return heard.start < clip.end + 0.3 and heard.end > clip.start - 0.3
 
 
+def _near_any(heard: Heard, clips: list[UserClip]) -> bool:
+    return any(_near(heard, clip) for clip in clips)
+
+
+def _users_pain(heard: Heard, clips: list[UserClip]) -> bool:
+    """A pain heard where the user said one."""
+    return heard.command == "pain" and _near_any(heard, clips)
+
+
 def _heard(items: list[Heard]) -> list[str]:
     return [f"{h.start:.1f} s {h.text!r} -> {h.command}" for h in items]
 
@@ -435,12 +444,8 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
     ]
     during = [hit for hit, c in zip(hits, clips, strict=True) if not c.over_own_pain]
     over_own = [hit for hit, c in zip(hits, clips, strict=True) if c.over_own_pain]
-    others = [h for h in run.heard if not any(_near(h, c) for c in clips)]
-    evidence = [
-        seconds
-        for h, seconds, _ in run.judged
-        if h.command == "pain" and any(_near(h, c) for c in clips)
-    ]
+    others = [h for h in run.heard if not _near_any(h, clips)]
+    evidence = [other for h, other, _ in run.judged if _users_pain(h, clips)]
     return {
         "user_pains": len(clips),
         "pain_recall_during_coach_speech": benchlib.ratio(sum(during), len(during)),
@@ -456,9 +461,7 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
             for hit, c in zip(hits, clips, strict=True)
             if not hit
         ],
-        "refused_user_pains": sum(
-            1 for h in run.ignored if h.command == "pain" and any(_near(h, c) for c in clips)
-        ),
+        "refused_user_pains": sum(_users_pain(h, clips) for h in run.ignored),
         # What a user's command over the coach would show the echo guard: the other speech
         # it measured in each of the user's pains heard (commands_need_evidence).
         "user_pains_over_the_coach_judged": len(evidence),
