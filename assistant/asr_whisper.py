@@ -270,7 +270,7 @@ class WhisperRecognizer:
         near = [
             talk
             for talk in self._talk
-            if start - self.settings.command_quiet_before <= talk.info.end < start - 0.05
+            if start - self.settings.command_quiet_before <= talk.info.end < start - _SAME_SPEECH
             and not self._over_the_coach(talk.info.start, talk.info.end)
         ]
         return max(near, key=lambda talk: talk.info.end, default=None)
@@ -361,6 +361,10 @@ class WhisperRecognizer:
         return command, "accepted"
 
 
+_SAME_SPEECH = 0.05
+"""Seconds: speech that ends less than this before a segment starts is taken for part of
+that segment, not for speech before it (``_gap_before``, ``_talk_before``)."""
+
 _NO_COMMAND = "no command in it"
 _SENTENCE = "a sentence"
 _CHAT = "talk, not a command"
@@ -400,7 +404,7 @@ def _floats(pcm: npt.NDArray[np.int16]) -> FloatAudio:
 
 def _gap_before(speech: Iterable[tuple[float, float]], start: float) -> float:
     """Seconds from the end of the latest of ``speech`` before ``start`` (inf if none)."""
-    ends = [end for _, end in speech if end < start - 0.05]
+    ends = [end for _, end in speech if end < start - _SAME_SPEECH]
     return start - max(ends) if ends else float("inf")
 
 
