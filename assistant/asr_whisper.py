@@ -44,6 +44,15 @@ about a second later:
   this rule is off;
 - pain within ``fast_quiet_before`` seconds of other speech: a piece of a conversation.
 
+And with a ``pain_check`` (``assistant.pain_check``, a small classifier of the sound that
+ended with the fast pain) a fast pain it scores below ``pain_check_below`` is doubted: it
+waits for whisper's reading of the same speech. Whisper overrules it only with a confident
+reading that names no pain (talk, or another command, at a mean log probability above
+``overrule_logprob``); when whisper hears pain, is unsure, writes only fillers, does not
+decode that speech, or has not decided ``doubt_seconds`` after it, the pain is reported
+then. So a doubt costs a true pain about a second, and two independent judges must agree
+before a fast pain is dropped.
+
 faster-whisper is imported, and its model loaded, when the recognizer is made.
 """
 
@@ -120,6 +129,14 @@ class WhisperSettings:
     reported at once (0: always). On the benchmark corpus 16 of pocketsphinx's 27 false
     pains in ordinary talk came less than a second after other speech, and none of its 63
     pains in spoken commands did."""
+    pain_check_below: float = 0.3
+    """The pain check's score (0-1) below which a fast pain is doubted (0: never)."""
+    overrule_logprob: float = -0.7
+    """Whisper's mean log probability above which its reading of a doubted pain's speech,
+    naming no pain, overrules it."""
+    doubt_seconds: float = 2.0
+    """Seconds of audio after a doubted pain's end by which whisper must have overruled it;
+    then it is reported."""
     threads: int = 0
     """CPU threads for whisper (0: CTranslate2's default)."""
     window_seconds: float = 30.0
@@ -151,6 +168,24 @@ class WhisperDecision:
     """Whisper's words with their probabilities (``Transcript.word_probs``)."""
 
 
+class PainScorer(Protocol):
+    """How much audio that ended with a fast pain sounds like pain (``PainCheck``)."""
+
+    def score(self, audio: npt.NDArray[np.int16], speech_end: float) -> float:
+        """0-1; ``speech_end`` is seconds into ``audio``."""
+        ...
+
+
+@dataclass(frozen=True)
+class PainDoubt:
+    """A fast pain the pain check doubted, and what became of it: for logs and benchmarks."""
+
+    heard: Heard
+    score: float
+    outcome: str
+    """"reported ..." or "overruled ..." (with why)."""
+
+
 class WhisperRecognizer:
     """Streams 16 kHz int16 audio and reports grammar commands (the Recognizer port)."""
 
@@ -164,9 +199,11 @@ class WhisperRecognizer:
         endpoint: EndpointSettings | None = None,
         transcriber: SegmentTranscriber | None = None,
         fast: Recognizer | None = None,
+        pain_check: PainScorer | None = None,
         keep_decisions: int = 200,
     ) -> None:
-        """Load whisper (or use ``transcriber``); ``fast`` reports safety commands early."""
+        """Load whisper (or use ``transcriber``); ``fast`` reports safety commands early,
+        and ``pain_check`` may doubt them (see the module)."""
         self.grammar = grammar
         self.settings = settings or WhisperSettings()
         s = self.settings
@@ -195,23 +232,39 @@ class WhisperRecognizer:
         """Speech (start, end) of the latest segments the endpointer closed."""
         self._talk: deque[Segment] = deque(maxlen=4)
         """The latest segments that were talk, not commands."""
+        self.pain_check = pain_check if self.fast is not None else None
+        self._recent = RecentAudio(_RECENT_SECONDS)
+        """The audio the pain check scores (kept only with a pain check)."""
+        self._doubted: list[tuple[Heard, float]] = []
+        """Fast pains doubted and not yet settled, with their scores."""
+        self.doubts: deque[PainDoubt] = deque(maxlen=keep_decisions)
+        """The latest doubted pains and what became of them, newest last."""
+        self._failed = False
+        """Whisper raised: the doubted pains are reported on the next call."""
 
     def accept(self, pcm: bytes) -> list[Heard]:
         """Feed 16 kHz mono int16 audio; returns commands whose utterance ended in it.
 
         When the fast recognizer hears pain, that is returned at once and whisper's
         segments wait for the next call: pain is not kept waiting for whisper's decoding."""
+        if self.pain_check is not None:
+            self._recent.add(pcm)
         early = self._early(self.fast.accept(pcm)) if self.fast is not None else []
         self._closed(self._segmenter.process(pcm))
         if early:
-            return early
-        return self._decide_waiting()
+            return early + self._overdue()
+        try:
+            decided = self._decide_waiting()
+        except Exception:
+            self._failed = True  # doubted pains must not wait for a whisper that fails
+            raise
+        return decided + self._overdue()
 
     def flush(self) -> list[Heard]:
-        """End of stream: decide on a segment still open."""
+        """End of stream: decide on a segment still open; a doubted pain left is reported."""
         early = self._early(self.fast.flush()) if self.fast is not None else []
         self._closed(self._segmenter.flush())
-        return early + self._decide_waiting()
+        return early + self._decide_waiting() + self._overdue(everything=True)
 
     def reset(self) -> None:
         """Forget any partial utterance."""
@@ -239,13 +292,82 @@ class WhisperRecognizer:
             if h.command not in self._safety or self._repeats(h):
                 continue
             held = self._held_because(h)
-            if held is None:
-                early.append(h)
-                self._reported.append((h.start, h.end))
-            else:
+            if held is not None:
                 _LOGGER.info("Fast %r %s: left to whisper", h.text, held)
                 self.held.append(h)
+                continue
+            score = self._pain_score(h)
+            if score is not None and score < self.settings.pain_check_below:
+                _LOGGER.info(
+                    "Fast %r doubted by the pain check (%.2f): asking whisper", h.text, score
+                )
+                self._doubted.append((h, score))
+                for decision in [d for d in self.decisions if _same_speech(d, h)]:
+                    early += self._settle(decision)  # whisper may have decided it already
+                continue
+            early.append(h)
+            self._reported.append((h.start, h.end))
         return early
+
+    def _pain_score(self, heard: Heard) -> float | None:
+        """The pain check's score of the audio that ended with ``heard``, or None."""
+        if self.pain_check is None:
+            return None
+        try:
+            audio, start = self._recent.audio()
+            return self.pain_check.score(audio, heard.end - start)
+        except Exception:  # pain must not be lost to a failing check: believe it
+            _LOGGER.exception("The pain check failed on %r: reporting it", heard.text)
+            return None
+
+    def _settle(self, decision: WhisperDecision) -> list[Heard]:
+        """Settle the doubted pains whose speech whisper has just decided on: dropped when
+        whisper heard pain itself (it reports that) or overrules them; reported otherwise."""
+        now: list[Heard] = []
+        left: list[tuple[Heard, float]] = []
+        for heard, score in self._doubted:
+            if not _same_speech(decision, heard):
+                left.append((heard, score))
+            elif decision.command in self._safety:
+                self.doubts.append(PainDoubt(heard, score, "whisper heard pain too"))
+            elif self._overrules(decision):
+                why = f"overruled by whisper: {decision.text!r} ({decision.avg_logprob:.2f})"
+                _LOGGER.info("Fast %r %s", heard.text, why)
+                self.doubts.append(PainDoubt(heard, score, why))
+            else:
+                now.append(heard)
+                self.doubts.append(PainDoubt(heard, score, f"reported: whisper {decision.reason}"))
+        self._doubted = left
+        return self._report(now)
+
+    def _overrules(self, decision: WhisperDecision) -> bool:
+        """Whisper read the speech confidently as talk or as a command other than pain."""
+        confident = (
+            decision.avg_logprob is not None
+            and decision.avg_logprob > self.settings.overrule_logprob
+        )
+        named = decision.command is not None or decision.reason.startswith(_TALK)
+        return confident and named and decision.command not in self._safety
+
+    def _overdue(self, everything: bool = False) -> list[Heard]:
+        """Doubted pains whisper has not settled within ``doubt_seconds``: reported."""
+        limit = self.settings.doubt_seconds
+        everything, self._failed = everything or self._failed, False
+        due = [(h, s) for h, s in self._doubted if everything or h.end + limit <= self.time]
+        if not due:
+            return []
+        self._doubted = [d for d in self._doubted if d not in due]
+        for heard, score in due:
+            self.doubts.append(PainDoubt(heard, score, "reported: whisper did not decide"))
+        return self._report([heard for heard, _ in due])
+
+    def _report(self, pains: list[Heard]) -> list[Heard]:
+        reported: list[Heard] = []
+        for heard in pains:
+            if not self._repeats(heard):
+                self._reported.append((heard.start, heard.end))
+                reported.append(heard)
+        return reported
 
     def _held_because(self, heard: Heard) -> str | None:
         """Why a fast safety command waits for whisper, or None to report it now."""
@@ -286,10 +408,13 @@ class WhisperRecognizer:
             result = self._decide(segment)
             if result is not None and result.command in self._safety:
                 if self._repeats(result):
-                    continue
-                self._reported.append((result.start, result.end))
+                    result = None
+                else:
+                    self._reported.append((result.start, result.end))
             if result is not None:
                 heard.append(result)
+            if self._doubted:
+                heard += self._settle(self.decisions[-1])
         return heard
 
     def _decide(self, segment: Segment) -> Heard | None:
@@ -365,6 +490,13 @@ _SAME_SPEECH = 0.05
 """Seconds: speech that ends less than this before a segment starts is taken for part of
 that segment, not for speech before it (``_gap_before``, ``_talk_before``)."""
 
+_NEAR = 0.3
+"""Seconds by which a segment and a fast pain may miss each other and still be the same
+speech (the two recognizers' endpointers differ)."""
+_RECENT_SECONDS = 4.0
+"""Audio kept for the pain check: a window (1.96 s) before the pain's end, and the fast
+recognizer's wait after it."""
+
 _NO_COMMAND = "no command in it"
 _SENTENCE = "a sentence"
 _CHAT = "talk, not a command"
@@ -398,6 +530,29 @@ def _once(words: list[str]) -> list[str]:
     return words
 
 
+class RecentAudio:
+    """The latest ``seconds`` of a stream of 16 kHz int16 audio, and where it starts."""
+
+    def __init__(self, seconds: float) -> None:
+        self._chunks: deque[npt.NDArray[np.int16]] = deque()
+        self._kept = 0
+        self._limit = round(seconds * SAMPLE_RATE)
+        self._fed = 0
+
+    def add(self, pcm: bytes) -> None:
+        chunk = np.frombuffer(pcm, dtype=np.int16)
+        self._chunks.append(chunk)
+        self._kept += chunk.size
+        self._fed += chunk.size
+        while self._chunks and self._kept - self._chunks[0].size >= self._limit:
+            self._kept -= self._chunks.popleft().size
+
+    def audio(self) -> tuple[npt.NDArray[np.int16], float]:
+        """The audio kept, and the stream time (seconds) of its first sample."""
+        kept = np.concatenate(list(self._chunks)) if self._chunks else np.zeros(0, np.int16)
+        return kept, (self._fed - kept.size) / SAMPLE_RATE
+
+
 def _floats(pcm: npt.NDArray[np.int16]) -> FloatAudio:
     return pcm.astype(np.float32) / 32768.0
 
@@ -408,6 +563,10 @@ def _gap_before(speech: Iterable[tuple[float, float]], start: float) -> float:
     return start - max(ends) if ends else float("inf")
 
 
+def _same_speech(decision: WhisperDecision, heard: Heard) -> bool:
+    return decision.start < heard.end + _NEAR and heard.start - _NEAR < decision.end
+
+
 def _never(start: float, end: float) -> bool:
     return False
 
@@ -416,4 +575,12 @@ def _contains(words: list[str], key: list[str]) -> bool:
     return any(words[i : i + len(key)] == key for i in range(len(words) - len(key) + 1))
 
 
-__all__ = ["SegmentTranscriber", "WhisperDecision", "WhisperRecognizer", "WhisperSettings"]
+__all__ = [
+    "PainDoubt",
+    "PainScorer",
+    "RecentAudio",
+    "SegmentTranscriber",
+    "WhisperDecision",
+    "WhisperRecognizer",
+    "WhisperSettings",
+]

@@ -65,8 +65,9 @@ def make_recognizer(engine: str, model: Path | None, grammar: Grammar) -> Recogn
     if engine == "whisper":
         try:
             from assistant.asr_whisper import WhisperRecognizer
+            from assistant.pain_check import load_pain_check
 
-            return WhisperRecognizer(grammar, fast=recognizer)
+            return WhisperRecognizer(grammar, fast=recognizer, pain_check=load_pain_check())
         except ImportError as err:
             raise RecognizerError(
                 f"the whisper engine needs the 'verify' extra ({err}): "

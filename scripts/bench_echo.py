@@ -29,7 +29,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import benchlib
@@ -327,6 +327,8 @@ class Run:
     guard_cpu: float
     recognizer_cpu: float
     wall: float
+    doubts: list[str] = field(default_factory=list)
+    """The fast pains the pain check doubted, and what became of them."""
 
 
 def build(
@@ -337,6 +339,7 @@ def build(
     and other ``WhisperSettings`` fields from ``overrides``."""
     if engine == "whisper" and (fast_pain != "quiet" or overrides):
         from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+        from assistant.pain_check import load_pain_check
 
         always = fast_pain == "always"
         return WhisperRecognizer(
@@ -345,6 +348,7 @@ def build(
                 fast_safety=fast_pain != "off", fast_over_coach=always, **(overrides or {})
             ),
             fast=make_recognizer("pocketsphinx", None, grammar),
+            pain_check=load_pain_check(),
         )
     return make_recognizer(engine, None, grammar)
 
@@ -383,6 +387,10 @@ def listen(
         guard.cpu_seconds,
         recognizer.cpu,
         wall,
+        [
+            f"{d.heard.start:.1f} s {d.heard.text!r} ({d.score:.2f}): {d.outcome}"
+            for d in getattr(recognizer.inner, "doubts", [])
+        ],
     )
 
 
@@ -417,6 +425,7 @@ def report_alone(run: Run, seconds: float, speech_seconds: float) -> dict[str, A
         "refused_as_own_speech": len(run.ignored),
         "refused": _heard(run.ignored)[:40],
         "over_the_coach": _judged(run.judged),
+        "doubted_fast_pains": run.doubts,
         **_costs(run, seconds),
     }
 
@@ -462,6 +471,7 @@ def report_user(run: Run, clips: list[UserClip], seconds: float) -> dict[str, An
             if not hit
         ],
         "refused_user_pains": sum(_users_pain(h, clips) for h in run.ignored),
+        "doubted_fast_pains": run.doubts,
         # What a user's command over the coach would show the echo guard: the other speech
         # it measured in each of the user's pains heard (commands_need_evidence).
         "user_pains_over_the_coach_judged": len(evidence),

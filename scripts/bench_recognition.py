@@ -143,9 +143,11 @@ def build(setup: Setup, grammar: Grammar) -> Recognizer:
     )
     if setup.engine == "whisper":
         from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+        from assistant.pain_check import load_pain_check
 
         settings = replace(WhisperSettings(), **o.get("whisper", {}))
-        return WhisperRecognizer(grammar, settings=settings, fast=recognizer)
+        check = load_pain_check()
+        return WhisperRecognizer(grammar, settings=settings, fast=recognizer, pain_check=check)
     if setup.engine != "pocketsphinx+whisper":
         return recognizer
     verified = VerifiedRecognizer(recognizer, grammar)
@@ -198,8 +200,9 @@ def run_shard(setup: Setup, entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def _drain_notes(recognizer: Recognizer) -> list[dict[str, Any]]:
-    """What a whisper recognizer decided on each segment, and the fast recognizer's safety
-    commands it held, since the last call (for ``--raw``: rules can be studied offline)."""
+    """What a whisper recognizer decided on each segment, the fast recognizer's safety
+    commands it held, and the fast pains the pain check doubted, since the last call (for
+    ``--raw``: rules can be studied offline)."""
     notes: list[dict[str, Any]] = []
     decisions = getattr(recognizer, "decisions", None)
     if decisions is not None and hasattr(recognizer, "held"):
@@ -208,8 +211,16 @@ def _drain_notes(recognizer: Recognizer) -> list[dict[str, Any]]:
             {"what": "held", "command": h.command, "text": h.text, "start": h.start, "end": h.end}
             for h in recognizer.held
         ]
+        doubts = getattr(recognizer, "doubts", [])
+        notes += [
+            {"what": "doubt", "text": d.heard.text, "start": d.heard.start, "end": d.heard.end}
+            | {"score": d.score, "outcome": d.outcome}
+            for d in doubts
+        ]
         decisions.clear()
         recognizer.held.clear()
+        if doubts:
+            doubts.clear()
     return notes
 
 

@@ -14,7 +14,7 @@ import pytest
 import speech
 from fakes import QueuedRecognizer
 
-from assistant.asr_whisper import WhisperRecognizer, WhisperSettings
+from assistant.asr_whisper import RecentAudio, WhisperRecognizer, WhisperSettings
 from assistant.endpoint import EndpointSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import default_grammar_path, load_grammar
@@ -328,6 +328,134 @@ def test_fast_over_coach_reports_the_fast_pain_while_the_coach_talks_too() -> No
     recognizer.when_coach_talks(lambda start, end: True)
     assert [h.text for h in feed(recognizer, bursts(0.6))] == ["pain"]
     assert list(recognizer.held) == []
+
+
+class FakePainCheck:
+    """Gives ``score`` (or raises ``error``) and keeps what it was asked: the audio's length
+    and where in it the speech ended, in seconds."""
+
+    def __init__(self, score: float = 0.1, error: Exception | None = None) -> None:
+        self.result = score
+        self.error = error
+        self.asked: list[tuple[float, float]] = []
+
+    def score(self, audio: speech.Audio, speech_end: float) -> float:
+        self.asked.append((len(audio) / SAMPLE_RATE, speech_end))
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def doubted(*texts: str | Transcript, score: float = 0.1, **settings: object):  # type: ignore[no-untyped-def]
+    """A recognizer whose fast recognizer hears pain at 1.0-1.6 s, and its pain check."""
+    fast = fast_recognizer(Heard("pain", "i feel pain", 1.0, 1.6))
+    check = FakePainCheck(score)
+    recognizer = WhisperRecognizer(
+        GRAMMAR,
+        settings=WhisperSettings(**settings),  # type: ignore[arg-type]
+        transcriber=FakeTranscriber(*texts),
+        fast=fast,
+        pain_check=check,
+    )
+    return recognizer, check
+
+
+def timed(recognizer: WhisperRecognizer, audio: speech.Audio) -> list[tuple[str, float]]:
+    """(command, seconds of audio fed when it was returned) for each command heard."""
+    heard: list[tuple[str, float]] = []
+    for index, chunk in enumerate(speech.chunks(audio, 0.1)):
+        heard += [(h.command, (index + 1) * 0.1) for h in recognizer.accept(chunk)]
+    return heard + [(h.command, len(audio) / SAMPLE_RATE) for h in recognizer.flush()]
+
+
+def test_a_fast_pain_the_pain_check_believes_is_reported_at_once() -> None:
+    recognizer, check = doubted("It hurts.", score=0.9)
+    [(command, at)] = timed(recognizer, bursts(0.6))
+    assert command == "pain" and at <= 1.8
+    # The check was given the audio up to then, and where in it the pain ended.
+    [(seconds, end)] = check.asked
+    assert seconds == pytest.approx(at) and end == pytest.approx(1.6)
+    assert list(recognizer.doubts) == []
+
+
+def test_a_doubted_pain_is_overruled_by_whisper_reading_talk_confidently() -> None:
+    recognizer, _ = doubted(Transcript("I think so.", -0.2, 0.01))
+    assert timed(recognizer, bursts(0.6)) == []
+    [doubt] = recognizer.doubts
+    assert doubt.score == 0.1 and doubt.outcome.startswith("overruled by whisper: 'I think so.'")
+
+
+def test_a_doubted_pain_is_reported_when_whisper_is_unsure() -> None:
+    recognizer, _ = doubted(Transcript("Hey.", -0.9, 0.01))
+    heard = timed(recognizer, bursts(0.6))
+    # Reported when whisper has decided (the segment closes after the hangover), not at once.
+    assert [c for c, _ in heard] == ["pain"] and 1.8 < heard[0][1] < 2.6
+    assert recognizer.doubts[0].outcome == "reported: whisper no command in it"
+
+
+def test_a_doubted_pain_whisper_writes_only_fillers_for_is_reported() -> None:
+    # "ow" comes out of whisper as "Oh." with confidence: that does not overrule pain.
+    recognizer, _ = doubted(Transcript("Oh.", -0.1, 0.01))
+    assert [c for c, _ in timed(recognizer, bursts(0.6))] == ["pain"]
+
+
+def test_a_doubted_pain_whisper_hears_too_is_reported_once() -> None:
+    recognizer, _ = doubted(Transcript("It hurts.", -0.2, 0.01))
+    assert [c for c, _ in timed(recognizer, bursts(0.6))] == ["pain"]
+    assert recognizer.doubts[0].outcome == "whisper heard pain too"
+
+
+def test_a_doubted_pain_is_reported_when_whisper_has_not_decided_in_time() -> None:
+    # Nothing the energy endpointer took for speech (a quiet "pain"): whisper never decides.
+    recognizer, _ = doubted()
+    [(command, at)] = timed(recognizer, np.zeros(5 * SAMPLE_RATE, np.int16))
+    assert command == "pain" and at == pytest.approx(1.6 + 2.0)
+    assert recognizer.doubts[0].outcome == "reported: whisper did not decide"
+
+
+def test_a_doubted_pain_is_reported_at_the_end_of_the_stream() -> None:
+    recognizer, _ = doubted(doubt_seconds=60.0)
+    fed = [recognizer.accept(chunk) for chunk in speech.chunks(np.zeros(2 * SAMPLE_RATE, np.int16))]
+    assert all(heard == [] for heard in fed)
+    assert [h.command for h in recognizer.flush()] == ["pain"]
+
+
+def test_a_doubted_pain_is_reported_on_the_next_chunk_when_whisper_fails() -> None:
+    recognizer, _ = doubted()  # the fake transcriber has nothing to say: it raises
+    reported: list[tuple[str, int]] = []
+    failures = 0
+    for index, chunk in enumerate(speech.chunks(bursts(0.6), 0.1)):
+        try:
+            reported += [(h.command, index) for h in recognizer.accept(chunk)]
+        except IndexError:
+            failures += 1
+            failed_at = index
+            recognizer.reset()  # as the listener does
+    assert failures == 1 and reported == [("pain", failed_at + 1)]
+
+
+def test_a_failing_pain_check_does_not_hold_the_pain_back() -> None:
+    recognizer, check = doubted(Transcript("I think so.", -0.2, 0.01))
+    check.error = RuntimeError("onnxruntime fell over")
+    [(command, at)] = timed(recognizer, bursts(0.6))
+    assert command == "pain" and at <= 1.8
+
+
+def test_with_pain_check_below_zero_nothing_is_doubted() -> None:
+    recognizer, _ = doubted(Transcript("I think so.", -0.2, 0.01), pain_check_below=0.0)
+    [(command, at)] = timed(recognizer, bursts(0.6))
+    assert command == "pain" and at <= 1.8
+
+
+def test_recent_audio_keeps_the_latest_seconds_and_knows_where_they_start() -> None:
+    recent = RecentAudio(1.0)
+    for chunk in speech.chunks((np.arange(3 * SAMPLE_RATE) % 1000).astype(np.int16), 0.1):
+        recent.add(chunk)
+    audio, start = recent.audio()
+    assert 1.0 <= len(audio) / SAMPLE_RATE < 1.1 and start == pytest.approx(
+        3.0 - len(audio) / SAMPLE_RATE
+    )
+    assert audio[-1] == (3 * SAMPLE_RATE - 1) % 1000
 
 
 def test_without_fast_safety_the_fast_recognizer_is_not_used() -> None:
