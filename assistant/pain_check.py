@@ -79,14 +79,33 @@ class Features:
 
     def embeddings(self, audio: Audio) -> Floats:
         """Embedding i covers 0.08 i to 0.08 i + 0.76 s of ``audio`` (16 kHz int16)."""
+        return self.embed(self.spectrogram(audio))
+
+    def spectrogram(self, audio: Audio) -> Floats:
+        """The melspectrogram (one 32-band frame every 0.01 s), scaled as openWakeWord does."""
         pcm = audio.astype(np.float32)[None, :]
-        spec = np.squeeze(self._mel.run(None, {"input": pcm})[0]) / 10 + 2  # as openWakeWord
-        starts = range(0, spec.shape[0] - 75, 8) if spec.ndim == 2 else range(0)
+        spec: Floats = np.squeeze(self._mel.run(None, {"input": pcm})[0]) / 10 + 2
+        return spec if spec.ndim == 2 else np.zeros((0, 32), np.float32)
+
+    @staticmethod
+    def count(spec: Floats) -> int:
+        """How many embeddings ``spec`` holds."""
+        return len(_starts(spec))
+
+    def embed(self, spec: Floats, first: int = 0, count: int | None = None) -> Floats:
+        """Embeddings ``first`` to ``first + count - 1`` of ``spec`` (all from ``first`` when
+        ``count`` is None): the embedding model is most of the cost, so only those are made."""
+        starts = _starts(spec)[first : None if count is None else first + count]
         if not starts:
             return np.zeros((0, 96), np.float32)
         batch = np.stack([spec[i : i + 76] for i in starts]).astype(np.float32)[..., None]
         out: Floats = self._embedding.run(None, {"input_1": batch})[0].reshape(len(starts), 96)
         return out
+
+
+def _starts(spec: Floats) -> range:
+    """The first melspectrogram frame of each embedding (76 frames, every 8th frame)."""
+    return range(0, spec.shape[0] - 75, 8)
 
 
 def window_end(first: int) -> float:
@@ -153,14 +172,16 @@ class PainCheck:
             audio = np.concatenate([np.resize(audio[: SAMPLE_RATE // 2], pad), audio]).astype(
                 np.int16
             )
-        embeddings = self.features.embeddings(audio)
-        each = [network_scores(n, embeddings) for n in self.networks]
-        if not each[0].size:
+        spec = self.features.spectrogram(audio)
+        windows = self.features.count(spec) - FRAMES + 1
+        if windows < 1:
             return 1.0  # nothing to judge: do not doubt the pain
-        mean = np.mean(each, axis=0)
-        ends = np.array([window_end(i) for i in range(mean.size)]) - pad / SAMPLE_RATE
-        near = (ends >= speech_end - BEFORE) & (ends <= speech_end + AFTER)
-        return float(mean[near].max() if near.any() else mean[-1])
+        ends = np.array([window_end(i) for i in range(windows)]) - pad / SAMPLE_RATE
+        near = np.flatnonzero((ends >= speech_end - BEFORE) & (ends <= speech_end + AFTER))
+        first, last = (int(near[0]), int(near[-1])) if near.size else (windows - 1, windows - 1)
+        embeddings = self.features.embed(spec, first, last - first + FRAMES)
+        mean = np.mean([network_scores(n, embeddings) for n in self.networks], axis=0)
+        return float(mean.max())
 
 
 def load_pain_check() -> PainCheck | None:

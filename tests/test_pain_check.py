@@ -7,13 +7,22 @@ import importlib.util
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import speech
 
 from assistant.asr_whisper import WhisperSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import default_grammar_path, load_grammar
-from assistant.pain_check import PainCheck, PainCheckUnavailable, load_pain_check
+from assistant.pain_check import (
+    AFTER,
+    BEFORE,
+    PainCheck,
+    PainCheckUnavailable,
+    load_pain_check,
+    network_scores,
+    window_end,
+)
 from assistant.ports import SAMPLE_RATE
 
 pytest.importorskip("onnxruntime")
@@ -70,6 +79,29 @@ def test_a_pain_at_the_start_of_the_stream_is_scored_on_what_there_is(check: Pai
         speech.at_level(speech.synthesize("ouch that hurts", speech.KLATT_US), -26.0), 0.2, 0.3
     )
     assert check.score(clip, len(clip) / SAMPLE_RATE - 0.3) >= BELOW
+
+
+def scored_on_every_window(check: PainCheck, audio: speech.Audio, speech_end: float) -> float:
+    """The score as defined: every embedding of the audio, every window's mean, the highest
+    of those ending near ``speech_end`` (else the last)."""
+    embeddings = check.features.embeddings(audio)
+    means = np.mean([network_scores(n, embeddings) for n in check.networks], 0)
+    ends = np.array([window_end(i) for i in range(means.size)])
+    near = (ends >= speech_end - BEFORE) & (ends <= speech_end + AFTER)
+    return float(means[near].max() if near.any() else means[-1])
+
+
+@pytest.mark.parametrize("late", [0.0, 0.3, 0.6])
+def test_only_the_windows_near_the_end_of_speech_are_computed_and_they_score_the_same(
+    check: PainCheck, late: float
+) -> None:
+    # The embedding model is run only on the windows that can count: the same score.
+    text, voice = TALK[2]
+    audio = said(text, voice)[: round((end_of_speech(text, voice) + late) * SAMPLE_RATE)]
+    beyond = len(audio) / SAMPLE_RATE + 0.5  # no window ends near it: the last one counts
+    for end in (end_of_speech(text, voice), end_of_speech("i'm in pain", voice), beyond):
+        fast = check.score(audio, end)
+        assert fast == pytest.approx(scored_on_every_window(check, audio, end), abs=1e-5)
 
 
 def test_weights_that_cannot_be_read_are_a_clear_error(tmp_path: Path) -> None:
