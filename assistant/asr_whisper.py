@@ -322,7 +322,8 @@ class WhisperRecognizer:
 
     def _settle(self, decision: WhisperDecision) -> list[Heard]:
         """Settle the doubted pains whose speech whisper has just decided on: dropped when
-        whisper heard pain itself (it reports that) or overrules them; reported otherwise."""
+        whisper heard pain itself (it reports that) or overrules them; reported otherwise.
+        A segment beside the pain's speech, not holding most of it, settles nothing."""
         now: list[Heard] = []
         left: list[tuple[Heard, float]] = []
         for heard, score in self._doubted:
@@ -330,6 +331,8 @@ class WhisperRecognizer:
                 left.append((heard, score))
             elif decision.command in self._safety:
                 self.doubts.append(PainDoubt(heard, score, "whisper heard pain too"))
+            elif not _covers(decision, heard):
+                left.append((heard, score))  # a neighbour's reading: wait for the pain's own
             elif self._overrules(decision):
                 why = f"overruled by whisper: {decision.text!r} ({decision.avg_logprob:.2f})"
                 _LOGGER.info("Fast %r %s", heard.text, why)
@@ -565,6 +568,13 @@ def _gap_before(speech: Iterable[tuple[float, float]], start: float) -> float:
 
 def _same_speech(decision: WhisperDecision, heard: Heard) -> bool:
     return decision.start < heard.end + _NEAR and heard.start - _NEAR < decision.end
+
+
+def _covers(decision: WhisperDecision, heard: Heard) -> bool:
+    """Whisper's segment holds at least half of the fast recognizer's speech: its reading
+    can settle that speech (a neighbouring segment's cannot)."""
+    overlap = min(decision.end, heard.end) - max(decision.start, heard.start)
+    return overlap >= 0.5 * (heard.end - heard.start)
 
 
 def _never(start: float, end: float) -> bool:

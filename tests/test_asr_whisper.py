@@ -385,6 +385,25 @@ def test_a_doubted_pain_is_overruled_by_whisper_reading_talk_confidently() -> No
     assert doubt.score == 0.1 and doubt.outcome.startswith("overruled by whisper: 'I think so.'")
 
 
+def test_a_doubted_pain_is_not_overruled_by_whisper_reading_the_speech_beside_it() -> None:
+    # The fast recognizer placed its pain just after the speech whisper read as talk: that
+    # reading is of other speech, so it neither drops the pain nor settles it. (With the
+    # rule for pain just after other speech off: that would leave this pain to whisper.)
+    fast = fast_recognizer(Heard("pain", "i feel pain", 1.75, 2.05))
+    recognizer = WhisperRecognizer(
+        GRAMMAR,
+        settings=WhisperSettings(fast_quiet_before=0),
+        transcriber=FakeTranscriber(Transcript("I think so.", -0.2, 0.01)),
+        fast=fast,
+        pain_check=FakePainCheck(0.1),
+    )
+    audio = np.concatenate([bursts(0.6), np.zeros(3 * SAMPLE_RATE, np.int16)])
+    [(command, at)] = timed(recognizer, audio)
+    assert command == "pain" and 2.05 + 2.0 <= at < 2.05 + 2.0 + 0.1  # on the next chunk
+    assert [d.text for d in recognizer.decisions] == ["I think so."]
+    assert recognizer.doubts[0].outcome == "reported: whisper did not decide"
+
+
 def test_a_doubted_pain_is_reported_when_whisper_is_unsure() -> None:
     recognizer, _ = doubted(Transcript("Hey.", -0.9, 0.01))
     heard = timed(recognizer, bursts(0.6))
