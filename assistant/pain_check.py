@@ -113,6 +113,13 @@ def window_end(first: int) -> float:
     return 0.08 * (first + FRAMES - 1) + 0.76
 
 
+def near_windows(count: int, speech_end: float, offset: float = 0.0) -> npt.NDArray[np.intp]:
+    """Which of ``count`` windows (by first embedding) end from ``BEFORE`` s before to
+    ``AFTER`` s after ``speech_end``, when ``offset`` s of audio were put before the stream."""
+    ends = np.array([window_end(i) for i in range(count)]) - offset
+    return np.flatnonzero((ends >= speech_end - BEFORE) & (ends <= speech_end + AFTER))
+
+
 Network = dict[str, Floats]
 
 
@@ -176,8 +183,7 @@ class PainCheck:
         windows = self.features.count(spec) - FRAMES + 1
         if windows < 1:
             return 1.0  # nothing to judge: do not doubt the pain
-        ends = np.array([window_end(i) for i in range(windows)]) - pad / SAMPLE_RATE
-        near = np.flatnonzero((ends >= speech_end - BEFORE) & (ends <= speech_end + AFTER))
+        near = near_windows(windows, speech_end, pad / SAMPLE_RATE)
         first, last = (int(near[0]), int(near[-1])) if near.size else (windows - 1, windows - 1)
         embeddings = self.features.embed(spec, first, last - first + FRAMES)
         mean = np.mean([network_scores(n, embeddings) for n in self.networks], axis=0)
@@ -200,5 +206,6 @@ __all__ = [
     "PainCheckUnavailable",
     "load_networks",
     "load_pain_check",
+    "near_windows",
     "save_networks",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from assistant.pain_check import AFTER, BEFORE, PainCheck, network_scores, window_end
+from assistant.pain_check import PainCheck, near_windows, network_scores
 
 KEPT_SECONDS = 4.0
 SPEECH_END = 3.5
@@ -34,9 +34,7 @@ def main() -> None:
     def every_window() -> float:
         embeddings = check.features.embeddings(audio)
         means = np.mean([network_scores(n, embeddings) for n in check.networks], axis=0)
-        ends = np.array([window_end(i) for i in range(means.size)])
-        near = (ends >= SPEECH_END - BEFORE) & (ends <= SPEECH_END + AFTER)
-        return float(means[near].max())
+        return float(means[near_windows(means.size, SPEECH_END)].max())
 
     def near_only() -> float:
         return check.score(audio, SPEECH_END)

@@ -50,11 +50,11 @@ import speech
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.pain_check import (
     AFTER,
-    BEFORE,
     FRAMES,
     WEIGHTS,
     Features,
     Network,
+    near_windows,
     network_scores,
     save_networks,
     sigmoid,
@@ -290,9 +290,8 @@ def file_embeddings(features: Features, corpus: Path, path: str) -> Floats:
 
 def score_at(scores: Floats, end: float) -> float:
     """The highest of ``scores`` of the windows ending near ``end`` (seconds into the file)."""
-    ends = np.array([window_end(i) for i in range(len(scores))]) - PRE_ROLL
-    near = (ends >= end - BEFORE) & (ends <= end + AFTER)
-    return float(scores[near].max() if near.any() else scores.max())
+    near = near_windows(len(scores), end, PRE_ROLL)
+    return float(scores[near].max() if near.size else scores.max())
 
 
 def main() -> None:
