@@ -346,9 +346,18 @@ class FakePainCheck:
         return self.result
 
 
-def doubted(*texts: str | Transcript, score: float = 0.1, **settings: object):  # type: ignore[no-untyped-def]
-    """A recognizer whose fast recognizer hears pain at 1.0-1.6 s, and its pain check."""
-    fast = fast_recognizer(Heard("pain", "i feel pain", 1.0, 1.6))
+FAST_PAIN = Heard("pain", "i feel pain", 1.0, 1.6)
+
+
+def doubted(  # type: ignore[no-untyped-def]
+    *texts: str | Transcript,
+    score: float = 0.1,
+    heard: Heard = FAST_PAIN,
+    **settings: object,
+):
+    """A recognizer whose fast recognizer hears pain (``heard``, by default at 1.0-1.6 s),
+    and its pain check."""
+    fast = fast_recognizer(heard)
     check = FakePainCheck(score)
     recognizer = WhisperRecognizer(
         GRAMMAR,
@@ -389,13 +398,10 @@ def test_a_doubted_pain_is_not_overruled_by_whisper_reading_the_speech_beside_it
     # The fast recognizer placed its pain just after the speech whisper read as talk: that
     # reading is of other speech, so it neither drops the pain nor settles it. (With the
     # rule for pain just after other speech off: that would leave this pain to whisper.)
-    fast = fast_recognizer(Heard("pain", "i feel pain", 1.75, 2.05))
-    recognizer = WhisperRecognizer(
-        GRAMMAR,
-        settings=WhisperSettings(fast_quiet_before=0),
-        transcriber=FakeTranscriber(Transcript("I think so.", -0.2, 0.01)),
-        fast=fast,
-        pain_check=FakePainCheck(0.1),
+    recognizer, _ = doubted(
+        Transcript("I think so.", -0.2, 0.01),
+        heard=Heard("pain", "i feel pain", 1.75, 2.05),
+        fast_quiet_before=0,
     )
     audio = np.concatenate([bursts(0.6), np.zeros(3 * SAMPLE_RATE, np.int16)])
     [(command, at)] = timed(recognizer, audio)
