@@ -25,7 +25,11 @@ coach uses, finds no command in it. Per segment the endpointer closes:
    whole: "I want | to stop" said with a pause is still stop, "suddenly, thump, down
    she came | stop" is nothing;
 4. whisper's own "no speech" verdict (``no_speech_prob`` above ``max_no_speech`` with a low
-   ``avg_logprob``) and transcripts that echo the prompt are refused.
+   ``avg_logprob``) and transcripts that echo the prompt are refused;
+5. a command other than a safety one is refused when whisper was unsure of its reading
+   (mean log probability below ``min_command_logprob``): on the benchmark corpus such
+   readings named the wrong command, or one in ordinary talk, more often than the one said.
+   The user says it again; pain is never refused for this.
 
 Whisper takes about 0.6 s of processor time per segment on the machine of
 docs/benchmarks.md, so it answers later than pocketsphinx. Pain must not wait for it: with
@@ -112,6 +116,10 @@ class WhisperSettings:
     ``min_logprob``) the segment is taken for noise."""
     min_logprob: float = -1.0
     """See ``max_no_speech``."""
+    min_command_logprob: float = -1.1
+    """Whisper's mean log probability below which a command other than a safety one is
+    refused (unsure). On the whole benchmark corpus (docs/benchmarks.md, round 8) the
+    readings below -1.1 were right 16 times in 39; those from -1.1 to -1.0, 10 in 15."""
     prompt: bool = True
     """Give whisper the command phrases as its initial prompt."""
     fast_safety: bool = True
@@ -486,6 +494,8 @@ class WhisperRecognizer:
         extra = _extra_words(words, self.grammar.phrases_for(command))
         if extra > s.max_extra_words:
             return None, f"{_CHAT} ({extra} other words)"
+        if heard.avg_logprob < s.min_command_logprob:
+            return None, f"{_UNSURE} (mean log probability {heard.avg_logprob:.2f})"
         return command, "accepted"
 
 
@@ -501,6 +511,7 @@ _RECENT_SECONDS = 4.0
 recognizer's wait after it."""
 
 _NO_COMMAND = "no command in it"
+_UNSURE = "unsure of the command"
 _SENTENCE = "a sentence"
 _CHAT = "talk, not a command"
 _TALK = (_NO_COMMAND, _SENTENCE, _CHAT)

@@ -151,6 +151,20 @@ def test_noise_and_the_prompt_echoed_are_refused() -> None:
     assert [h.command for h in heard] == ["next"]
 
 
+def test_a_command_whisper_is_unsure_of_is_refused_but_pain_never_is() -> None:
+    unsure, fair = Transcript("Next.", avg_logprob=-1.3), Transcript("Next.", avg_logprob=-1.0)
+    recognizer, _ = make(unsure, fair, Transcript("It hurts.", avg_logprob=-1.6))
+    heard = feed(recognizer, bursts(0.5, 0.5, 0.5))
+    assert [h.command for h in heard] == ["next", "pain"]
+    assert [d.reason for d in recognizer.decisions] == [
+        "unsure of the command (mean log probability -1.30)",
+        "accepted",
+        "accepted",
+    ]
+    recognizer, _ = make(unsure, min_command_logprob=-1.5)
+    assert [h.command for h in feed(recognizer, bursts(0.5))] == ["next"]
+
+
 def test_a_command_straight_after_other_talk_is_judged_with_that_talk() -> None:
     # Speech at 1.0-2.0 s, then 0.6 s later at 2.6-3.2 s; after 2 s of quiet, the same.
     audio = np.concatenate([bursts(1.0, 0.6, gap=0.6), bursts(0.6, 0.6, gap=0.6)])
