@@ -445,6 +445,8 @@ class WhisperRecognizer:
                 talk = self._talk_before(info.start)
             if talk is not None:
                 heard, command, reason = self._with_talk(talk, segment)
+            if command is not None and command not in self._safety:
+                command, reason = self._unless_unsure(heard, command, reason)
             if reason.startswith(_TALK):
                 self._talk.append(segment)
             text = heard.text
@@ -494,9 +496,16 @@ class WhisperRecognizer:
         extra = _extra_words(words, self.grammar.phrases_for(command))
         if extra > s.max_extra_words:
             return None, f"{_CHAT} ({extra} other words)"
-        if heard.avg_logprob < s.min_command_logprob:
-            return None, f"{_UNSURE} (mean log probability {heard.avg_logprob:.2f})"
         return command, "accepted"
+
+    def _unless_unsure(
+        self, heard: Transcript, command: str, reason: str
+    ) -> tuple[str | None, str]:
+        """``command`` and ``reason``, or None and why when whisper was unsure of ``heard``
+        (applied last: a reading the other rules refuse, as talk for instance, stays so)."""
+        if heard.avg_logprob < self.settings.min_command_logprob:
+            return None, f"{_UNSURE} (mean log probability {heard.avg_logprob:.2f})"
+        return command, reason
 
 
 _SAME_SPEECH = 0.05

@@ -165,6 +165,22 @@ def test_a_command_whisper_is_unsure_of_is_refused_but_pain_never_is() -> None:
     assert [h.command for h in feed(recognizer, bursts(0.5))] == ["next"]
 
 
+def test_unsure_is_judged_last_on_the_reading_that_decided() -> None:
+    # Straight after talk, a command alone and unsure is still judged with the talk.
+    recognizer, transcriber = make(
+        "So when the bell rang,",
+        Transcript("Let's start.", avg_logprob=-1.4),
+        "So when the bell rang, let's start.",
+    )
+    assert feed(recognizer, bursts(1.0, 0.6, gap=0.6)) == []
+    assert len(transcriber.calls) == 3
+    assert recognizer.decisions[1].reason.startswith("talk, not a command (0.60 s after")
+    # Accepted with the talk before it, but unsure of the two together: refused.
+    recognizer, _ = make("I want", "to stop.", Transcript("I want to stop.", avg_logprob=-1.2))
+    assert feed(recognizer, bursts(0.5, 0.5, gap=0.4)) == []
+    assert recognizer.decisions[-1].reason == "unsure of the command (mean log probability -1.20)"
+
+
 def test_a_command_straight_after_other_talk_is_judged_with_that_talk() -> None:
     # Speech at 1.0-2.0 s, then 0.6 s later at 2.6-3.2 s; after 2 s of quiet, the same.
     audio = np.concatenate([bursts(1.0, 0.6, gap=0.6), bursts(0.6, 0.6, gap=0.6)])
