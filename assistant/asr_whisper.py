@@ -118,8 +118,9 @@ class WhisperSettings:
     """See ``max_no_speech``."""
     min_command_logprob: float = -1.1
     """Whisper's mean log probability below which a command other than a safety one is
-    refused (unsure). On the whole benchmark corpus (docs/benchmarks.md, round 8) the
-    readings below -1.1 were right 16 times in 39; those from -1.1 to -1.0, 10 in 15."""
+    refused (unsure). In round 7's run over the whole benchmark corpus (docs/benchmarks.md,
+    round 8), whisper's readings of such commands below -1.1 were right 16 times in 39; those
+    from -1.1 to -1.0, 10 in 15 (``scripts/study_confidence.py``)."""
     prompt: bool = True
     """Give whisper the command phrases as its initial prompt."""
     fast_safety: bool = True
