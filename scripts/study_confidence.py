@@ -79,9 +79,10 @@ def by_logprob(found: list[Reading]) -> list[dict[str, Any]]:
     table = []
     for low, high in itertools.pairwise(edges):
         band = [r for r in found if low <= r.avg_logprob < high]
-        row: dict[str, Any] = {"from": low if np.isfinite(low) else None, "below": high}
-        if not np.isfinite(high):
-            row["below"] = None
+        row: dict[str, Any] = {
+            "from": low if np.isfinite(low) else None,
+            "below": high if np.isfinite(high) else None,
+        }
         for name, part in (
             ("all", band),
             *((f"half {h}", [r for r in band if r.half == h]) for h in (0, 1)),
@@ -105,11 +106,11 @@ FIGURES: dict[str, Callable[[Reading], float]] = {
 
 
 def figures(found: list[Reading], lost: int) -> dict[str, Any]:
+    right = np.array([r.right for r in found])
+    distractor = np.array([r.on_distractor for r in found])
     result = {}
     for name, figure in FIGURES.items():
         values = np.array([figure(r) for r in found])
-        right = np.array([r.right for r in found])
-        distractor = np.array([r.on_distractor for r in found])
         threshold = float(np.sort(values[right])[lost])
         refused = values < threshold
         result[name] = {
