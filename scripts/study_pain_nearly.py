@@ -1,0 +1,220 @@
+"""How often whisper nearly wrote a pain word it did not write, on pain files and on talk.
+
+Whisper decodes greedily: at each step it writes its likeliest token, and the pains it
+misses are often a near thing ("that's really good," for "that really hurts", "out," for
+"ouch"). This re-decodes the short segments (up to ``max_duration`` s) of a whole-corpus
+``bench_recognition.py --engine whisper --raw`` run as ``WhisperTranscriber`` does (30 s
+window, the commands as prompt, greedy) and, at each step, takes the log probability whisper
+gave the first token of each one-word pain phrase of the grammar ("pain", "hurts", "ouch",
+...; spelt with a capital too). For a phrase of two tokens (" o" "uch") the second token's
+probability is read after the first, decoding one more step when whisper did not write it.
+A segment's figure is the highest of these over its steps and words.
+
+The segments' audio is cut from the corpus file (the speech from 0.35 s before to 0.35 s
+after, where the recognizer's endpointer gives whisper 0.3 s around it), so whisper does not
+always write what it wrote in the run. The baseline is therefore this re-decoding: for each
+threshold, the files on which no segment was read as pain and some segment's figure is
+above it, by kind (pain files gained; distractor files and other commands' files that would
+turn pain). Every pain and distractor file is taken, and every ``--every``-th file of the
+other commands. Prints JSON. Made for docs/benchmarks.md, round 9 (about 40 minutes with
+2 jobs on this machine):
+
+    .venv/bin/python scripts/study_pain_nearly.py w10_raw.json --corpus /tmp/corpus --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.asr_whisper import WhisperSettings
+from assistant.grammar import Grammar, default_grammar_path, load_grammar
+from assistant.ports import SAMPLE_RATE
+
+AROUND = 0.35
+"""Seconds of audio kept before and after a segment's speech."""
+THRESHOLDS = (-1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0, -5.0)
+FLOOR = float(np.log(0.01))
+"""A two-token word's second token is decoded only where its first had at least this."""
+
+
+def pain_words(grammar: Grammar) -> list[str]:
+    """The one-word phrases of the safety commands, each as whisper would start a word."""
+    words = [
+        phrase
+        for command in grammar.commands
+        if command.safety
+        for phrase in command.phrases
+        if " " not in phrase
+    ]
+    return [f" {w}" for w in words] + [f" {w.capitalize()}" for w in words]
+
+
+def _log_softmax(logits: Any) -> npt.NDArray[np.float64]:
+    x = np.asarray(logits, np.float64)
+    top = x.max()
+    out: npt.NDArray[np.float64] = x - top - np.log(np.exp(x - top).sum())
+    return out
+
+
+def _segments(
+    raw: list[dict[str, Any]], every: int, longest: float
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    rows = [row for shard in raw for row in shard["rows"]]
+    picked = [
+        row for i, row in enumerate(rows) if row["expected"] in ("pain", "none") or i % every == 0
+    ]
+    found = []
+    for row in picked:
+        segments = [
+            s
+            for s in row["segments"]
+            if s["what"] == "segment" and s["end"] - s["start"] <= longest
+        ]
+        if segments:
+            found.append((row, segments))
+    return found
+
+
+def _decode(
+    job: tuple[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]],
+) -> list[dict[str, Any]]:
+    """Re-decode ``job``'s segments; one record per segment."""
+    import soundfile as sf
+    from faster_whisper.audio import pad_or_trim
+
+    from assistant.verify import WhisperTranscriber, command_prompt
+
+    corpus, items = job
+    grammar = load_grammar(default_grammar_path())
+    transcriber = WhisperTranscriber(command_prompt(grammar), threads=1)
+    transcriber.load()
+    model, tokenizer = transcriber._model, transcriber._tokenizer
+    prompt: list[int] = transcriber._prompt_tokens
+    words = {word: tokenizer.encode(word) for word in pain_words(grammar)}
+    records = []
+    for row, segments in items:
+        audio, _ = sf.read(str(Path(corpus) / row["path"]), dtype="float32")
+        for segment in segments:
+            start = max(0.0, segment["start"] - row["stream_start"] - AROUND)
+            end = segment["end"] - row["stream_start"] + AROUND
+            clip = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+            encoded = model.encode(pad_or_trim(model.feature_extractor(clip), 3000))
+            result = model.model.generate(
+                encoded,
+                [prompt],
+                beam_size=1,
+                max_length=len(prompt) + transcriber.max_new_tokens,
+                return_logits_vocab=True,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+            )[0]
+            tokens = result.sequences_ids[0]
+            steps = [_log_softmax(step) for step in result.logits[0]]
+            best, best_word = -99.0, ""
+            for i, step in enumerate(steps):
+                for word, pieces in words.items():
+                    figure = float(step[pieces[0]])
+                    if len(pieces) == 2 and figure > FLOOR:
+                        if tokens[i] == pieces[0] and i + 1 < len(steps):
+                            figure += float(steps[i + 1][pieces[1]])
+                        else:
+                            prefix = [*prompt, *tokens[:i], pieces[0]]
+                            more = model.model.generate(
+                                encoded,
+                                [prefix],
+                                beam_size=1,
+                                max_length=len(prefix) + 1,
+                                return_logits_vocab=True,
+                            )[0]
+                            # the logits returned start with the prefix's own tokens
+                            figure += float(_log_softmax(more.logits[0][i + 1])[pieces[1]])
+                    elif len(pieces) > 2:
+                        continue
+                    if figure > best:
+                        best, best_word = figure, word.strip()
+            records.append(
+                {
+                    "path": row["path"],
+                    "expected": row["expected"],
+                    "said": row["text"],
+                    "text": str(tokenizer.decode(tokens)).strip(),
+                    "figure": best,
+                    "word": best_word,
+                }
+            )
+    return records
+
+
+def summary(records: list[dict[str, Any]], grammar: Grammar, show: float) -> dict[str, Any]:
+    """The baseline, and the files each threshold would turn pain, by kind."""
+    safety = {command.name for command in grammar.commands if command.safety}
+    files: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        files.setdefault(record["path"], []).append(record)
+
+    def kind(path: str) -> str:
+        expected = files[path][0]["expected"]
+        return expected if expected in ("pain", "none") else "command"
+
+    def pain(record: dict[str, Any]) -> bool:
+        return grammar.match(record["text"]) in safety
+
+    baseline = Counter(
+        f"{kind(p)}: {'pain' if any(map(pain, r)) else 'no pain'}" for p, r in files.items()
+    )
+    table, examples = {}, []
+    for threshold in THRESHOLDS:
+        turned: Counter[str] = Counter()
+        for path, segments in files.items():
+            if any(map(pain, segments)):
+                continue
+            fired = [s for s in segments if s["figure"] > threshold]
+            if fired:
+                turned[kind(path)] += 1
+                if threshold == show:
+                    s = max(fired, key=lambda s: s["figure"])
+                    read = f"{s['said']!r} read {s['text']!r}"
+                    examples.append(f"{kind(path)}: {read}, {s['word']!r} at {s['figure']:.2f}")
+        table[str(threshold)] = {
+            "pain files gained": turned["pain"],
+            "distractor files turned pain": turned["none"],
+            "command files turned pain": turned["command"],
+        }
+    return {
+        "files": len(files),
+        "segments": len(records),
+        "baseline": dict(baseline),
+        "above": table,
+        f"examples at {show}": sorted(examples),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw", type=Path)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=3, help="other commands' files: every Nth")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--show", type=float, default=-2.5, help="threshold to list files for")
+    parser.add_argument("--records", type=Path, help="also write every segment's figure here")
+    args = parser.parse_args(argv)
+    grammar = load_grammar(default_grammar_path())
+    items = _segments(json.loads(args.raw.read_text()), args.every, WhisperSettings.max_duration)
+    jobs = [(str(args.corpus), items[i :: args.jobs]) for i in range(args.jobs)]
+    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+        records = [r for part in pool.map(_decode, jobs) for r in part]
+    if args.records:
+        args.records.write_text(json.dumps(records))
+    print(json.dumps(summary(records, grammar, args.show), indent=2))
+
+
+if __name__ == "__main__":
+    main()
