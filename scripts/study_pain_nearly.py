@@ -117,13 +117,13 @@ def _decode(
                 suppress_tokens=[-1],
             )[0]
             tokens = result.sequences_ids[0]
-            steps = [_log_softmax(step) for step in result.logits[0]]
+            steps = [_log_softmax(step) for step in result.logits[0]]  # the last: the end
             best, best_word = -99.0, ""
             for i, step in enumerate(steps):
                 for word, pieces in words.items():
                     figure = float(step[pieces[0]])
                     if len(pieces) == 2 and figure > FLOOR:
-                        if tokens[i] == pieces[0] and i + 1 < len(steps):
+                        if i + 1 < len(steps) and tokens[i] == pieces[0]:
                             figure += float(steps[i + 1][pieces[1]])
                         else:
                             prefix = [*prompt, *tokens[:i], pieces[0]]
