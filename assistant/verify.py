@@ -154,6 +154,22 @@ class WhisperTranscriber:
 
     def transcribe(self, audio: FloatAudio) -> Transcript:
         """What whisper hears in ``audio`` (16 kHz mono float32), with its confidence."""
+        _, result = self.decode(audio)
+        tokens = result.sequences_ids[0]
+        text = str(self._tokenizer.decode(tokens)).strip()
+        # As faster-whisper recovers it: the score is the sum over len(tokens) + 1 (the end).
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        probs = [
+            _token_prob(np.asarray(step), token)
+            for step, token in zip(result.logits[0], tokens, strict=False)
+        ]
+        words = _word_probs([self._tokenizer.decode([t]) for t in tokens], probs)
+        return Transcript(text, avg_logprob, float(result.no_speech_prob), words)
+
+    def decode(self, audio: FloatAudio) -> tuple[Any, Any]:
+        """Whisper's encoding of ``audio`` (16 kHz mono float32) and its greedy decoding of
+        it: CTranslate2's result, with the scores and the logits of every step, the last
+        step's being those of the end of the text."""
         from faster_whisper.audio import pad_or_trim
 
         self.load()
@@ -173,16 +189,7 @@ class WhisperTranscriber:
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        tokens = result.sequences_ids[0]
-        text = str(self._tokenizer.decode(tokens)).strip()
-        # As faster-whisper recovers it: the score is the sum over len(tokens) + 1 (the end).
-        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        probs = [
-            _token_prob(np.asarray(step), token)
-            for step, token in zip(result.logits[0], tokens, strict=False)
-        ]
-        words = _word_probs([self._tokenizer.decode([t]) for t in tokens], probs)
-        return Transcript(text, avg_logprob, float(result.no_speech_prob), words)
+        return encoded, result
 
 
 def _token_prob(logits: npt.NDArray[np.float32], token: int) -> float:

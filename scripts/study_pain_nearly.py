@@ -88,7 +88,6 @@ def _decode(
 ) -> list[dict[str, Any]]:
     """Re-decode ``job``'s segments; one record per segment."""
     import soundfile as sf
-    from faster_whisper.audio import pad_or_trim
 
     from assistant.verify import WhisperTranscriber, command_prompt
 
@@ -106,16 +105,7 @@ def _decode(
             start = max(0.0, segment["start"] - row["stream_start"] - AROUND)
             end = segment["end"] - row["stream_start"] + AROUND
             clip = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            encoded = model.encode(pad_or_trim(model.feature_extractor(clip), 3000))
-            result = model.model.generate(
-                encoded,
-                [prompt],
-                beam_size=1,
-                max_length=len(prompt) + transcriber.max_new_tokens,
-                return_logits_vocab=True,
-                suppress_blank=True,
-                suppress_tokens=[-1],
-            )[0]
+            encoded, result = transcriber.decode(clip)
             tokens = result.sequences_ids[0]
             steps = [_log_softmax(step) for step in result.logits[0]]  # the last: the end
             best, best_word = -99.0, ""
