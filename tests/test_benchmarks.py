@@ -24,6 +24,7 @@ sys.path.insert(0, str(SCRIPTS))
 import bench_recognition  # noqa: E402
 import benchlib  # noqa: E402
 import make_corpus  # noqa: E402
+import study_pain_nearly  # noqa: E402
 
 from assistant.grammar import default_grammar_path, load_grammar  # noqa: E402
 
@@ -136,3 +137,51 @@ def test_the_room_delays_and_keeps_the_energy() -> None:
     assert float(np.sum(response**2)) == pytest.approx(1.0)
     direct = response[delay] ** 2
     assert 10 * np.log10(direct / (1 - direct)) == pytest.approx(-4.0, abs=0.5)
+
+
+def test_the_pain_study_counts_files_against_the_re_decoding_by_kind() -> None:
+    grammar = load_grammar(default_grammar_path())
+
+    def segment(path: str, expected: str, text: str, figure: float) -> dict[str, Any]:
+        return {
+            "path": path,
+            "expected": expected,
+            "said": "",
+            "text": text,
+            "figure": figure,
+            "word": "ouch",
+        }
+
+    records = [
+        segment("a.wav", "pain", "out,", -1.2),  # missed, nearly said: gained above -1.5
+        segment("b.wav", "pain", "it hurts", -0.1),  # heard already: never counted
+        segment("c.wav", "none", "that's all right", -2.2),  # talk: turns pain below -2.0
+        segment("c.wav", "none", "a horse", -6.0),
+        segment("d.wav", "next", "next", -4.5),  # another command's file
+    ]
+    found = study_pain_nearly.summary(records, grammar, show=-2.5)
+    assert found["files"] == 4 and found["segments"] == 5
+    assert found["baseline"] == {
+        "pain: no pain": 1,
+        "pain: pain": 1,
+        "none: no pain": 1,
+        "command: no pain": 1,
+    }
+    above = found["above"]
+    assert above["-1.0"] == {
+        "pain files gained": 0,
+        "distractor files turned pain": 0,
+        "command files turned pain": 0,
+    }
+    assert above["-1.5"]["pain files gained"] == 1
+    assert above["-2.0"]["distractor files turned pain"] == 0
+    assert above["-2.5"]["distractor files turned pain"] == 1
+    assert above["-5.0"] == {
+        "pain files gained": 1,
+        "distractor files turned pain": 1,
+        "command files turned pain": 1,
+    }
+    assert len(found["examples at -2.5"]) == 2
+    words = study_pain_nearly.pain_words(grammar)
+    assert {" pain", " ouch", " Ouch", " hurts"} <= set(words)
+    assert all(" " not in word.strip() for word in words)  # one-word phrases only
