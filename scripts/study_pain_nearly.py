@@ -7,7 +7,8 @@ misses are often a near thing ("that's really good," for "that really hurts", "o
 window, the commands as prompt, greedy) and, at each step, takes the log probability whisper
 gave the first token of each one-word pain phrase of the grammar ("pain", "hurts", "ouch",
 ...; spelt with a capital too). For a phrase of two tokens (" o" "uch") the second token's
-probability is read after the first, decoding one more step when whisper did not write it.
+probability is read after the first, decoding one more step when whisper did not write it
+(only where the first alone could still reach a threshold).
 A segment's figure is the highest of these over its steps and words.
 
 The segments' audio is cut from the corpus file (the speech from 0.35 s before to 0.35 s
@@ -41,8 +42,9 @@ from assistant.ports import SAMPLE_RATE
 AROUND = 0.35
 """Seconds of audio kept before and after a segment's speech."""
 THRESHOLDS = (-1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0, -5.0)
-FLOOR = float(np.log(0.01))
-"""A two-token word's second token is decoded only where its first had at least this."""
+FLOOR = min(THRESHOLDS)
+"""A two-token word's second token is read only where its first had more than this: below
+it, the word's figure (the sum of both) is below every threshold."""
 
 
 def pain_words(grammar: Grammar) -> list[str]:
@@ -112,7 +114,9 @@ def _decode(
             for i, step in enumerate(steps):
                 for word, pieces in words.items():
                     figure = float(step[pieces[0]])
-                    if len(pieces) == 2 and figure > FLOOR:
+                    if len(pieces) > 2 or (len(pieces) == 2 and figure <= FLOOR):
+                        continue  # cannot reach a threshold; longer words: none now
+                    if len(pieces) == 2:
                         if i + 1 < len(steps) and tokens[i] == pieces[0]:
                             figure += float(steps[i + 1][pieces[1]])
                         else:
@@ -126,8 +130,6 @@ def _decode(
                             )[0]
                             # the logits returned start with the prefix's own tokens
                             figure += float(_log_softmax(more.logits[0][i + 1])[pieces[1]])
-                    elif len(pieces) > 2:
-                        continue
                     if figure > best:
                         best, best_word = figure, word.strip()
             records.append(
