@@ -156,17 +156,16 @@ def summary(records: list[dict[str, Any]], grammar: Grammar, show: float) -> dic
         expected = files[path][0]["expected"]
         return expected if expected in ("pain", "none") else "command"
 
-    def pain(record: dict[str, Any]) -> bool:
-        return grammar.match(record["text"]) in safety
-
-    baseline = Counter(
-        f"{kind(p)}: {'pain' if any(map(pain, r)) else 'no pain'}" for p, r in files.items()
-    )
+    heard = {
+        path: any(grammar.match(s["text"]) in safety for s in segments)
+        for path, segments in files.items()
+    }
+    baseline = Counter(f"{kind(p)}: {'pain' if heard[p] else 'no pain'}" for p in files)
     table, examples = {}, []
     for threshold in THRESHOLDS:
         turned: Counter[str] = Counter()
         for path, segments in files.items():
-            if any(map(pain, segments)):
+            if heard[path]:
                 continue
             fired = [s for s in segments if s["figure"] > threshold]
             if fired:
