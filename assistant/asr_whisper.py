@@ -30,6 +30,10 @@ coach uses, finds no command in it. Per segment the endpointer closes:
    (mean log probability below ``min_command_logprob``): on the benchmark corpus such
    readings named the wrong command, or one in ordinary talk, more often than the one said.
    The user says it again; pain is never refused for this.
+6. a segment of a command's length (not a sentence) is pain when whisper nearly wrote a
+   one-word pain phrase in it: at some step of its decoding it gave "ouch", "hurts",
+   "pain" ... a log probability above ``nearly_pain``, whatever it did write ("out," for
+   "ouch" is whisper tiny.en's commonest miss of a pain).
 
 Whisper takes about 0.6 s of processor time per segment on the machine of
 docs/benchmarks.md, so it answers later than pocketsphinx. Pain must not wait for it: with
@@ -76,7 +80,13 @@ import numpy.typing as npt
 from assistant.endpoint import EndpointSettings, Segment, Segmenter, length_verdict
 from assistant.grammar import Grammar, normalise
 from assistant.ports import SAMPLE_RATE, Heard, Recognizer
-from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, command_prompt
+from assistant.verify import (
+    FloatAudio,
+    Transcript,
+    WhisperTranscriber,
+    command_prompt,
+    pain_words,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,6 +131,13 @@ class WhisperSettings:
     refused (unsure). In round 7's run over the whole benchmark corpus (docs/benchmarks.md,
     round 8), whisper's readings of such commands below -1.1 were right 16 times in 39; those
     from -1.1 to -1.0, 10 in 15 (``scripts/study_confidence.py``)."""
+    nearly_pain: float | None = -2.0
+    """Log probability above which whisper nearly wrote a one-word pain phrase ("ouch",
+    "hurts", "pain") at some step of a command's segment (not a sentence's): that is pain,
+    whatever it did write (None: off). Whisper tiny.en writes "out," for "ouch" and
+    "that's really good" for "that really hurts" with the pain word close behind. On the
+    benchmark corpus (docs/benchmarks.md, rounds 9 and 10), -2.0 won 5 pains missed for 2
+    false ones on ordinary talk, -2.5 won 9 for 5."""
     prompt: bool = True
     """Give whisper the command phrases as its initial prompt."""
     fast_safety: bool = True
@@ -221,6 +238,8 @@ class WhisperRecognizer:
             model_dir=Path(s.model_dir) if s.model_dir else None,
             threads=s.threads,
             window_seconds=s.window_seconds,
+            watch=pain_words(grammar) if s.nearly_pain is not None else (),
+            watch_floor=s.nearly_pain if s.nearly_pain is not None else 0.0,
         )
         self.transcriber.load()
         self.fast = fast if s.fast_safety else None
@@ -441,6 +460,8 @@ class WhisperRecognizer:
         else:
             heard = self.transcriber.transcribe(_floats(segment.audio))
             command, reason = self._judge(heard, sentence)
+            if command not in self._safety and not sentence:
+                command, reason = self._unless_nearly_pain(heard, command, reason)
             talk = None
             if command is not None and command not in self._safety:
                 talk = self._talk_before(info.start)
@@ -499,6 +520,20 @@ class WhisperRecognizer:
             return None, f"{_CHAT} ({extra} other words)"
         return command, "accepted"
 
+    def _unless_nearly_pain(
+        self, heard: Transcript, command: str | None, reason: str
+    ) -> tuple[str | None, str]:
+        """Pain when whisper nearly wrote a pain word in ``heard`` (``nearly_pain``), else
+        ``command`` and ``reason``."""
+        limit = self.settings.nearly_pain
+        if limit is None or heard.nearest is None or heard.nearest[1] <= limit:
+            return command, reason
+        word, figure = heard.nearest
+        pain = self.grammar.match(word)
+        if pain not in self._safety:
+            return command, reason  # not a word of the grammar's pain (another transcriber's)
+        return pain, f"{_NEARLY} ({word!r} at {figure:.2f}; {reason})"
+
     def _unless_unsure(
         self, heard: Transcript, command: str, reason: str
     ) -> tuple[str | None, str]:
@@ -522,6 +557,7 @@ recognizer's wait after it."""
 
 _NO_COMMAND = "no command in it"
 _UNSURE = "unsure of the command"
+_NEARLY = "nearly said pain"
 _SENTENCE = "a sentence"
 _CHAT = "talk, not a command"
 _TALK = (_NO_COMMAND, _SENTENCE, _CHAT)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,17 @@ def command_prompt(grammar: Grammar) -> str:
     return "Commands: " + ", ".join(dict.fromkeys(phrases)) + "."
 
 
+def pain_words(grammar: Grammar) -> list[str]:
+    """The safety commands' phrases of one word ("pain", "hurts", "ouch", ...)."""
+    return [
+        phrase
+        for command in grammar.commands
+        if command.safety
+        for phrase in command.phrases
+        if " " not in phrase
+    ]
+
+
 @dataclass(frozen=True)
 class Transcript:
     """What whisper heard in a segment, with its own confidence figures."""
@@ -79,6 +90,10 @@ class Transcript:
     word_probs: tuple[tuple[str, float], ...] = ()
     """Each word whisper wrote, with the probability it gave the least likely of its
     tokens (empty when not measured)."""
+    nearest: tuple[str, float] | None = None
+    """The watched word whisper came nearest to writing at any step (``WhisperTranscriber``'s
+    ``watch``), with the log probability it gave it there; None when no watched word came
+    above ``watch_floor`` (or none is watched)."""
 
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
@@ -106,11 +121,20 @@ class WhisperTranscriber:
         compute_type: str = "int8",
         window_seconds: float = 30.0,
         max_new_tokens: int = 32,
+        watch: Sequence[str] = (),
+        watch_floor: float = -5.0,
     ) -> None:
         """Nothing is loaded until the first call (or ``load()``); ``threads`` 0 = default.
 
         ``max_new_tokens`` bounds the words whisper may produce per segment (a command is
-        a few; whisper sometimes repeats a word until stopped, which costs time)."""
+        a few; whisper sometimes repeats a word until stopped, which costs time).
+
+        ``watch``: words of one or two tokens (as whisper starts a word, with and without a
+        capital) whose log probability is read at every step of the decoding, whether
+        whisper wrote them or not; the transcript's ``nearest`` is the highest above
+        ``watch_floor``. The second token of a two-token word ("ouch": " o" "uch") costs
+        one more decoder step where whisper wrote something else and the first alone is
+        above ``watch_floor`` (about 0.1 s of processor time)."""
         if not 1.0 <= window_seconds <= 30.0:
             raise ValueError(f"window_seconds must be 1 to 30, not {window_seconds}")
         self.prompt = prompt
@@ -119,9 +143,13 @@ class WhisperTranscriber:
         self.compute_type = compute_type
         self.window_seconds = window_seconds
         self.max_new_tokens = max_new_tokens
+        self.watch = tuple(watch)
+        self.watch_floor = watch_floor
         self._model: Any = None
         self._tokenizer: Any = None
         self._prompt_tokens: list[int] = []
+        self._watched: dict[str, list[int]] = {}
+        """Each watched word's tokens, by its spelling as whisper would start it."""
 
     def load(self) -> None:
         """Import faster-whisper and load the model, if not done yet (~1 s)."""
@@ -145,6 +173,12 @@ class WhisperTranscriber:
         )
         previous = tokenizer.encode(" " + self.prompt.strip()) if self.prompt else []
         self._prompt_tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        spellings = [f" {w}" for w in self.watch] + [f" {w.capitalize()}" for w in self.watch]
+        pieces = {spelt: list(tokenizer.encode(spelt)) for spelt in dict.fromkeys(spellings)}
+        self._watched = {spelt: tokens for spelt, tokens in pieces.items() if len(tokens) <= 2}
+        if len(self._watched) < len(pieces):
+            longer = sorted(set(pieces) - set(self._watched))
+            _LOGGER.info("Not watched (more than two tokens): %s", ", ".join(longer))
         self._tokenizer = tokenizer
         self._model = model
 
@@ -154,17 +188,16 @@ class WhisperTranscriber:
 
     def transcribe(self, audio: FloatAudio) -> Transcript:
         """What whisper hears in ``audio`` (16 kHz mono float32), with its confidence."""
-        _, result = self.decode(audio)
+        encoded, result = self.decode(audio)
         tokens = result.sequences_ids[0]
         text = str(self._tokenizer.decode(tokens)).strip()
         # As faster-whisper recovers it: the score is the sum over len(tokens) + 1 (the end).
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        probs = [
-            _token_prob(np.asarray(step), token)
-            for step, token in zip(result.logits[0], tokens, strict=False)
-        ]
+        steps = [_log_softmax(step) for step in result.logits[0]]  # the last: the end
+        probs = [float(np.exp(step[token])) for step, token in zip(steps, tokens, strict=False)]
         words = _word_probs([self._tokenizer.decode([t]) for t in tokens], probs)
-        return Transcript(text, avg_logprob, float(result.no_speech_prob), words)
+        nearest = self._nearest(encoded, tokens, steps) if self._watched else None
+        return Transcript(text, avg_logprob, float(result.no_speech_prob), words, nearest)
 
     def decode(self, audio: FloatAudio) -> tuple[Any, Any]:
         """Whisper's encoding of ``audio`` (16 kHz mono float32) and its greedy decoding of
@@ -191,11 +224,50 @@ class WhisperTranscriber:
         )[0]
         return encoded, result
 
+    def _nearest(
+        self, encoded: Any, tokens: list[int], steps: list[npt.NDArray[np.float64]]
+    ) -> tuple[str, float] | None:
+        """The watched word with the highest log probability at any of ``steps`` (the log
+        probabilities of each step of the greedy decoding that wrote ``tokens``), if above
+        ``watch_floor``."""
+        floor = self.watch_floor
+        best: tuple[str, float] | None = None
+        for i, step in enumerate(steps):
+            for spelt, pieces in self._watched.items():
+                figure = float(step[pieces[0]])
+                if figure <= floor:
+                    continue  # a second token can only lower it
+                if len(pieces) == 2:
+                    if i + 1 < len(steps) and tokens[i] == pieces[0]:
+                        following = steps[i + 1]
+                    else:
+                        following = self._step_after([*tokens[:i], pieces[0]], encoded)
+                    figure += float(following[pieces[1]])
+                if figure > floor and (best is None or figure > best[1]):
+                    best = (spelt.strip().lower(), figure)
+        return best
 
-def _token_prob(logits: npt.NDArray[np.float32], token: int) -> float:
-    """The probability of ``token`` among the raw ``logits`` of one decoding step."""
-    top = float(logits.max())
-    return float(np.exp(logits[token] - top) / np.exp(logits - top).sum())
+    def _step_after(self, written: list[int], encoded: Any) -> npt.NDArray[np.float64]:
+        """The log probabilities of the token whisper would write after ``written``."""
+        prefix = [*self._prompt_tokens, *written]
+        more = self._model.model.generate(
+            encoded,
+            [prefix],
+            beam_size=1,
+            max_length=len(prefix) + 1,
+            return_logits_vocab=True,
+            suppress_blank=False,  # else the end of text is barred as at a first step
+        )[0]
+        # The logits returned start with those of the written tokens after the prompt.
+        return _log_softmax(more.logits[0][len(written)])
+
+
+def _log_softmax(logits: Any) -> npt.NDArray[np.float64]:
+    """The log probabilities of one decoding step's raw ``logits``."""
+    x = np.asarray(logits, np.float64)
+    top = x.max()
+    out: npt.NDArray[np.float64] = x - top - np.log(np.exp(x - top).sum())
+    return out
 
 
 def _word_probs(pieces: list[str], probs: list[float]) -> tuple[tuple[str, float], ...]:

@@ -4,12 +4,10 @@ Whisper decodes greedily: at each step it writes its likeliest token, and the pa
 misses are often a near thing ("that's really good," for "that really hurts", "out," for
 "ouch"). This re-decodes the short segments (up to ``max_duration`` s) of a whole-corpus
 ``bench_recognition.py --engine whisper --raw`` run as ``WhisperTranscriber`` does (30 s
-window, the commands as prompt, greedy) and, at each step, takes the log probability whisper
-gave the first token of each one-word pain phrase of the grammar ("pain", "hurts", "ouch",
-...; spelt with a capital too). For a phrase of two tokens (" o" "uch") the second token's
-probability is read after the first, decoding one more step when whisper did not write it
-(only where the first alone could still reach a threshold).
-A segment's figure is the highest of these over its steps and words.
+window, the commands as prompt, greedy) and takes the transcript's ``nearest``: the highest
+log probability whisper gave a one-word pain phrase of the grammar ("pain", "hurts", "ouch",
+...; spelt with a capital too) at any step (``WhisperTranscriber``'s ``watch``, which the
+recognizer's ``nearly_pain`` rule reads).
 
 The segments' audio is cut from the corpus file (the speech from 0.35 s before to 0.35 s
 after, where the recognizer's endpointer gives whisper 0.3 s around it), so whisper does not
@@ -32,9 +30,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from assistant.asr_whisper import WhisperSettings
 from assistant.grammar import Grammar, default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE
@@ -43,27 +38,7 @@ AROUND = 0.35
 """Seconds of audio kept before and after a segment's speech."""
 THRESHOLDS = (-1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0, -5.0)
 FLOOR = min(THRESHOLDS)
-"""A two-token word's second token is read only where its first had more than this: below
-it, the word's figure (the sum of both) is below every threshold."""
-
-
-def pain_words(grammar: Grammar) -> list[str]:
-    """The one-word phrases of the safety commands, each as whisper would start a word."""
-    words = [
-        phrase
-        for command in grammar.commands
-        if command.safety
-        for phrase in command.phrases
-        if " " not in phrase
-    ]
-    return [f" {w}" for w in words] + [f" {w.capitalize()}" for w in words]
-
-
-def _log_softmax(logits: Any) -> npt.NDArray[np.float64]:
-    x = np.asarray(logits, np.float64)
-    top = x.max()
-    out: npt.NDArray[np.float64] = x - top - np.log(np.exp(x - top).sum())
-    return out
+"""Figures at or below this are not measured (``WhisperTranscriber``'s ``watch_floor``)."""
 
 
 def _segments(
@@ -91,15 +66,13 @@ def _decode(
     """Re-decode ``job``'s segments; one record per segment."""
     import soundfile as sf
 
-    from assistant.verify import WhisperTranscriber, command_prompt
+    from assistant.verify import WhisperTranscriber, command_prompt, pain_words
 
     corpus, items = job
     grammar = load_grammar(default_grammar_path())
-    transcriber = WhisperTranscriber(command_prompt(grammar), threads=1)
-    transcriber.load()
-    model, tokenizer = transcriber._model, transcriber._tokenizer
-    prompt: list[int] = transcriber._prompt_tokens
-    words = {word: tokenizer.encode(word) for word in pain_words(grammar)}
+    transcriber = WhisperTranscriber(
+        command_prompt(grammar), threads=1, watch=pain_words(grammar), watch_floor=FLOOR
+    )
     records = []
     for row, segments in items:
         audio, _ = sf.read(str(Path(corpus) / row["path"]), dtype="float32")
@@ -107,39 +80,16 @@ def _decode(
             start = max(0.0, segment["start"] - row["stream_start"] - AROUND)
             end = segment["end"] - row["stream_start"] + AROUND
             clip = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            encoded, result = transcriber.decode(clip)
-            tokens = result.sequences_ids[0]
-            steps = [_log_softmax(step) for step in result.logits[0]]  # the last: the end
-            best, best_word = -99.0, ""
-            for i, step in enumerate(steps):
-                for word, pieces in words.items():
-                    figure = float(step[pieces[0]])
-                    if len(pieces) > 2 or (len(pieces) == 2 and figure <= FLOOR):
-                        continue  # cannot reach a threshold; longer words: none now
-                    if len(pieces) == 2:
-                        if i + 1 < len(steps) and tokens[i] == pieces[0]:
-                            figure += float(steps[i + 1][pieces[1]])
-                        else:
-                            prefix = [*prompt, *tokens[:i], pieces[0]]
-                            more = model.model.generate(
-                                encoded,
-                                [prefix],
-                                beam_size=1,
-                                max_length=len(prefix) + 1,
-                                return_logits_vocab=True,
-                            )[0]
-                            # the logits returned start with the prefix's own tokens
-                            figure += float(_log_softmax(more.logits[0][i + 1])[pieces[1]])
-                    if figure > best:
-                        best, best_word = figure, word.strip()
+            heard = transcriber.transcribe(clip)
+            word, figure = heard.nearest or ("", -99.0)
             records.append(
                 {
                     "path": row["path"],
                     "expected": row["expected"],
                     "said": row["text"],
-                    "text": str(tokenizer.decode(tokens)).strip(),
-                    "figure": best,
-                    "word": best_word,
+                    "text": heard.text,
+                    "figure": figure,
+                    "word": word,
                 }
             )
     return records

@@ -19,7 +19,13 @@ from assistant.endpoint import EndpointSettings
 from assistant.engines import make_recognizer
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.ports import SAMPLE_RATE, Heard
-from assistant.verify import FloatAudio, Transcript, WhisperTranscriber, default_model_dir
+from assistant.verify import (
+    FloatAudio,
+    Transcript,
+    WhisperTranscriber,
+    default_model_dir,
+    pain_words,
+)
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
 
@@ -163,6 +169,62 @@ def test_a_command_whisper_is_unsure_of_is_refused_but_pain_never_is() -> None:
     ]
     recognizer, _ = make(unsure, min_command_logprob=-1.5)
     assert [h.command for h in feed(recognizer, bursts(0.5))] == ["next"]
+
+
+def nearly(text: str, word: str, figure: float) -> Transcript:
+    """Whisper wrote ``text`` with ``word`` close behind, at log probability ``figure``."""
+    return Transcript(text, -0.3, 0.01, nearest=(word, figure))
+
+
+def test_a_pain_word_whisper_nearly_wrote_is_pain() -> None:
+    recognizer, _ = make(
+        nearly("Out.", "ouch", -1.6),
+        nearly("Out.", "ouch", -2.4),  # not near enough
+        nearly("Oh.", "pain", -1.9),  # fillers only, but nearly pain
+        nearly("Next.", "hurts", -1.0),  # another command: pain wins
+        Transcript("Next.", -0.3, 0.01),
+    )
+    heard = feed(recognizer, bursts(0.5, 0.5, 0.5, 0.5, 0.5))
+    assert [(h.command, h.text) for h in heard] == [
+        ("pain", "out"),
+        ("pain", "oh"),
+        ("pain", "next"),
+        ("next", "next"),
+    ]
+    assert [d.reason for d in recognizer.decisions] == [
+        "nearly said pain ('ouch' at -1.60; no command in it)",
+        "no command in it",
+        "nearly said pain ('pain' at -1.90; fillers only)",
+        "nearly said pain ('hurts' at -1.00; accepted)",
+        "accepted",
+    ]
+    assert [d.command for d in recognizer.decisions] == ["pain", None, "pain", "pain", "next"]
+
+
+def test_nearly_pain_is_not_taken_from_a_sentence_nor_when_off() -> None:
+    recognizer, _ = make(nearly("I went out to the shops.", "ouch", -0.5), max_duration=1.2)
+    assert feed(recognizer, bursts(1.5)) == []
+    assert recognizer.decisions[-1].reason == "no command in it"
+    recognizer, _ = make(nearly("Out.", "ouch", -0.5), nearly_pain=None)
+    assert feed(recognizer, bursts(0.5)) == []
+    recognizer, _ = make(nearly("Out.", "ouch", -2.4), nearly_pain=-2.5)
+    assert [h.command for h in feed(recognizer, bursts(0.5))] == ["pain"]
+
+
+def test_a_word_nearly_written_that_is_not_pain_is_nothing() -> None:
+    # Another transcriber may watch other words: only the grammar's pain counts.
+    recognizer, _ = make(nearly("Out.", "next", -0.5), nearly("Out.", "xylophone", -0.5))
+    assert feed(recognizer, bursts(0.5, 0.5)) == []
+
+
+def test_nearly_pain_after_other_talk_is_pain_and_counts_once() -> None:
+    recognizer, _ = make("So when the bell rang,", nearly("Out.", "ouch", -1.0))
+    heard = feed(recognizer, bursts(1.0, 0.6, gap=0.6))
+    assert [h.command for h in heard] == ["pain"]
+    # The fast recognizer heard the same pain first: reported once.
+    fast = fast_recognizer(Heard("pain", "ouch", 1.0, 1.5))
+    recognizer, _ = make(nearly("Out.", "ouch", -1.0), fast=fast)
+    assert [h.command for h in feed(recognizer, bursts(0.5))] == ["pain"]
 
 
 def test_unsure_is_judged_last_on_the_reading_that_decided() -> None:
@@ -547,6 +609,17 @@ def test_another_whisper_model_folder_is_used(whisper: WhisperRecognizer) -> Non
     assert other.transcriber.model_dir == folder
     heard = feed(other, speech.pad(speech.synthesize("next one please", speech.PIPER)))
     assert [h.command for h in heard] == ["next"]
+
+
+def test_whisper_watches_the_grammars_pain_words_unless_told_not_to(
+    whisper: WhisperRecognizer,
+) -> None:
+    assert isinstance(whisper.transcriber, WhisperTranscriber)
+    assert set(whisper.transcriber.watch) == set(pain_words(GRAMMAR))
+    assert whisper.transcriber.watch_floor == WhisperSettings().nearly_pain
+    off = WhisperRecognizer(GRAMMAR, settings=WhisperSettings(nearly_pain=None))
+    assert isinstance(off.transcriber, WhisperTranscriber)
+    assert off.transcriber.watch == ()
 
 
 def test_real_whisper_hears_commands_in_three_voices_clean_and_in_noise(

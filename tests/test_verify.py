@@ -17,10 +17,13 @@ from assistant.grammar import default_grammar_path, load_grammar, normalise
 from assistant.ports import SAMPLE_RATE, Heard
 from assistant.verify import (
     FloatAudio,
+    Transcript,
     VerifiedRecognizer,
     WhisperTranscriber,
+    _log_softmax,
     _word_probs,
     command_prompt,
+    pain_words,
 )
 
 GRAMMAR = load_grammar(default_grammar_path("en"))
@@ -204,6 +207,49 @@ def test_real_whisper_gives_each_word_a_probability(transcriber: WhisperTranscri
     assert "pain" in words and "hurts" in words, heard
     assert all(0.0 < prob <= 1.0 for _, prob in heard.word_probs), heard
     assert min(prob for word, prob in heard.word_probs if word == "hurts") > 0.5, heard
+
+
+def test_real_whisper_says_how_near_it_came_to_a_pain_word(
+    transcriber: WhisperTranscriber,
+) -> None:
+    watcher = WhisperTranscriber(
+        command_prompt(GRAMMAR), watch=pain_words(GRAMMAR), watch_floor=-5.0
+    )
+    watcher.load()  # the same model as ``transcriber``'s (loaded once)
+    assert {"pain", "hurts", "ouch"} <= set(pain_words(GRAMMAR))
+    assert all(" " not in word for word in pain_words(GRAMMAR))
+
+    def heard(text: str) -> Transcript:
+        said = speech.synthesize(text, speech.PIPER)
+        audio = np.concatenate([speech.silence(0.3), said, speech.silence(0.3)])
+        return watcher.transcribe(audio.astype(np.float32) / 32768.0)
+
+    hurts = heard("My back hurts.")
+    assert hurts.nearest is not None and hurts.nearest[0] == "hurts", hurts
+    written = dict(hurts.word_probs)["hurts"]  # the word it wrote: its own probability
+    assert hurts.nearest[1] == pytest.approx(np.log(written), abs=1e-3), hurts
+    fine = heard("This is fine.")
+    assert fine.nearest is None or fine.nearest[1] < -2.0, fine
+    assert transcriber.transcribe(np.zeros(8000, np.float32)).nearest is None  # none watched
+
+
+def test_real_whisper_one_step_more_reads_what_the_decoding_read(
+    transcriber: WhisperTranscriber,
+) -> None:
+    # The second token of a two-token pain word ("ouch": " o" "uch") is read by decoding
+    # one step after a prefix whisper did not write; that step must give what the greedy
+    # decoding gives after the same tokens (it once barred the end of text there).
+    said = speech.synthesize("My back hurts.", speech.PIPER)
+    audio = np.concatenate([speech.silence(0.3), said, speech.silence(0.3)])
+    encoded, result = transcriber.decode(audio.astype(np.float32) / 32768.0)
+    tokens = result.sequences_ids[0]
+    assert len(tokens) >= 3
+    for i in range(1, len(tokens) + 1):  # the last: after all of them, the end of text
+        greedy = _log_softmax(result.logits[0][i])
+        more = transcriber._step_after(tokens[:i], encoded)
+        both = (greedy > -1e30) & (more > -1e30)  # not barred in either
+        assert both.sum() > 50_000
+        assert np.abs(greedy[both] - more[both]).max() < 1e-3, i
 
 
 def _in_order(got: list[str], said: list[str]) -> bool:
