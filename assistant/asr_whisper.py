@@ -33,7 +33,8 @@ coach uses, finds no command in it. Per segment the endpointer closes:
 6. a segment of a command's length (not a sentence) is pain when whisper nearly wrote a
    one-word pain phrase in it: at some step of its decoding it gave "ouch", "hurts",
    "pain" ... a log probability above ``nearly_pain``, whatever it did write ("out," for
-   "ouch" is whisper tiny.en's commonest miss of a pain).
+   "ouch" is whisper tiny.en's commonest miss of a pain), unless it wrote more words than
+   ``nearly_pain_max_words`` (talk).
 
 Whisper takes about 0.6 s of processor time per segment on the machine of
 docs/benchmarks.md, so it answers later than pocketsphinx. Pain must not wait for it: with
@@ -136,8 +137,11 @@ class WhisperSettings:
     "hurts", "pain") at some step of a command's segment (not a sentence's): that is pain,
     whatever it did write (None: off). Whisper tiny.en writes "out," for "ouch" and
     "that's really good" for "that really hurts" with the pain word close behind. On the
-    benchmark corpus (docs/benchmarks.md, rounds 9 and 10), -2.0 won 5 pains missed for 2
-    false ones on ordinary talk, -2.5 won 9 for 5."""
+    benchmark corpus (docs/benchmarks.md, round 10) -2.0 heard 12 more of the pains said
+    at 10 dB SNR and cleaner, for 6 more false ones on ordinary talk."""
+    nearly_pain_max_words: int = 6
+    """Most words whisper may have written in a segment for ``nearly_pain`` to apply: more
+    is a piece of talk (the grammar's longest pain phrase is four words)."""
     prompt: bool = True
     """Give whisper the command phrases as its initial prompt."""
     fast_safety: bool = True
@@ -527,6 +531,8 @@ class WhisperRecognizer:
         ``command`` and ``reason``."""
         limit = self.settings.nearly_pain
         if limit is None or heard.nearest is None or heard.nearest[1] <= limit:
+            return command, reason
+        if len(normalise(heard.text).split()) > self.settings.nearly_pain_max_words:
             return command, reason
         word, figure = heard.nearest
         pain = self.grammar.match(word)

@@ -211,6 +211,23 @@ def test_nearly_pain_is_not_taken_from_a_sentence_nor_when_off() -> None:
     assert [h.command for h in feed(recognizer, bursts(0.5))] == ["pain"]
 
 
+def test_nearly_pain_is_not_taken_from_a_reading_of_many_words() -> None:
+    recognizer, _ = make(
+        nearly("She had a little bit in case, had a little bit.", "pain", -1.0),
+        nearly("It's up, it's up, it's up, it's up,", "hurt", -1.6),
+        nearly("Stop it, it's got the third.", "hurts", -0.9),  # six words: pain
+    )
+    heard = feed(recognizer, bursts(1.0, 1.0, 1.0))
+    assert [h.command for h in heard] == ["pain"]
+    assert [d.command for d in recognizer.decisions] == [None, None, "pain"]
+    recognizer, _ = make(nearly("Two roads that urged any yellow wood.", "hurt", -1.6))
+    assert feed(recognizer, bursts(1.0)) == []
+    recognizer, _ = make(
+        nearly("Two roads that urged any yellow wood.", "hurt", -1.6), nearly_pain_max_words=7
+    )
+    assert [h.command for h in feed(recognizer, bursts(1.0))] == ["pain"]
+
+
 def test_a_word_nearly_written_that_is_not_pain_is_nothing() -> None:
     # Another transcriber may watch other words: only the grammar's pain counts.
     recognizer, _ = make(nearly("Out.", "next", -0.5), nearly("Out.", "xylophone", -0.5))
