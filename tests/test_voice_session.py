@@ -221,3 +221,14 @@ def test_spoken_korean_commands_drive_a_session_through_the_real_vosk_adapter(
     assert [s.text for s in steps if not s.acted] == []
     assert session.outcome is Outcome.PAIN
     assert recorder.sessions[1]["exercise"] == "extensor_strengthening"
+
+
+def test_a_piper_clip_is_the_same_take_wherever_it_is_made(tmp_path: Path) -> None:
+    # Piper draws noise inside its model; the test clips are seeded per clip, so a test hears
+    # the same speech on every machine and in any order (a new cache: synthesized afresh).
+    first = synthesize("ouch that hurts", PIPER, cache=tmp_path / "a")
+    synthesize("next one please", PIPER, cache=tmp_path / "b")
+    again = synthesize("ouch that hurts", PIPER, cache=tmp_path / "b")
+    assert first.size > 0 and np.array_equal(first, again)
+    other = synthesize("ouch that hurts", Voice("piper", "joe", speed=125), cache=tmp_path / "a")
+    assert other.size != first.size
