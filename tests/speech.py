@@ -149,15 +149,15 @@ def _piper(text: str, voice: Voice) -> Audio:
 
 
 def resample(samples: Audio, rate: int) -> Audio:
-    """Convert int16 mono audio at ``rate`` Hz to ``SAMPLE_RATE`` with sox (band-limited; no
-    dither, which is random: the same clip comes out the same)."""
+    """Convert int16 mono audio at ``rate`` Hz to ``SAMPLE_RATE`` with sox (band-limited;
+    dithered from a fixed seed, ``-R``: the same clip comes out the same)."""
     if rate == SAMPLE_RATE or samples.size == 0:
         return samples.astype(np.int16)
     if shutil.which("sox") is None:
         raise RuntimeError("sox is not installed (apt-get install sox)")
     raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L"]
     result = subprocess.run(
-        ["sox", "-D", *raw, "-r", str(rate), "-", *raw, "-r", str(SAMPLE_RATE), "-"],
+        ["sox", "-R", *raw, "-r", str(rate), "-", *raw, "-r", str(SAMPLE_RATE), "-"],
         input=samples.astype("<i2").tobytes(),
         check=True,
         capture_output=True,
