@@ -31,7 +31,7 @@ from assistant.ports import SAMPLE_RATE, Heard, Recognizer
 Audio = npt.NDArray[np.int16]
 NoiseKind = Literal["white", "pink", "brown"]
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 """Bump to invalidate every cached clip (a change in how clips are made)."""
 
 
