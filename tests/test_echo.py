@@ -420,7 +420,7 @@ def test_the_user_is_heard_over_the_coach(narration: Narration, sir_db: int) -> 
     # 36-minute narration it acted on 20 of the coach's words as pain (docs/benchmarks.md,
     # round 3). The default engine leaves such a pain to whisper (bench_echo.py). Since the
     # test's Piper clips are the same take on every machine (tests/speech.py), this take
-    # shows one at -5 and at -10 dB; more than one is a regression.
+    # shows one at each level (0, -5 and -10 dB); more than one is a regression.
     assert [h for h in false if h.command != "pain"] == []
     assert len([h for h in false + wrong if h.command == "pain"]) <= 1
     # The recognizer's own recall (the same clips with no coach) bounds what can be heard.

@@ -225,9 +225,7 @@ def test_real_whisper_says_how_near_it_came_to_a_pain_word(
     assert all(" " not in word for word in pain_words(GRAMMAR))
 
     def heard(text: str) -> Transcript:
-        said = speech.synthesize(text, speech.PIPER)
-        audio = np.concatenate([speech.silence(0.3), said, speech.silence(0.3)])
-        return watcher.transcribe(audio.astype(np.float32) / 32768.0)
+        return watcher.transcribe(_spoken(text))
 
     hurts = heard("My back hurts.")
     assert hurts.nearest is not None and hurts.nearest[0] == "hurts", hurts
@@ -244,9 +242,7 @@ def test_real_whisper_one_step_more_reads_what_the_decoding_read(
     # The second token of a two-token pain word ("ouch": " o" "uch") is read by decoding
     # one step after a prefix whisper did not write; that step must give what the greedy
     # decoding gives after the same tokens (it once barred the end of text there).
-    said = speech.synthesize("My back hurts.", speech.PIPER)
-    audio = np.concatenate([speech.silence(0.3), said, speech.silence(0.3)])
-    encoded, result = transcriber.decode(audio.astype(np.float32) / 32768.0)
+    encoded, result = transcriber.decode(_spoken("My back hurts."))
     tokens = result.sequences_ids[0]
     assert len(tokens) >= 3
     for i in range(1, len(tokens) + 1):  # the last: after all of them, the end of text
@@ -255,6 +251,12 @@ def test_real_whisper_one_step_more_reads_what_the_decoding_read(
         both = (greedy > -1e30) & (more > -1e30)  # not barred in either
         assert both.sum() > 50_000
         assert np.abs(greedy[both] - more[both]).max() < 1e-3, i
+
+
+def _spoken(text: str) -> FloatAudio:
+    """``text`` said by the Piper voice with 0.3 s of silence either side, as whisper takes it."""
+    said = speech.pad(speech.synthesize(text, speech.PIPER), 0.3, 0.3)
+    return said.astype(np.float32) / 32768.0
 
 
 def _in_order(got: list[str], said: list[str]) -> bool:
