@@ -28,8 +28,10 @@ import bisect
 import json
 import re
 import time
+import wave
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import benchlib
@@ -270,18 +272,33 @@ class NarrationSource(speech.ChunkSource):
 class Timed:
     """A Recognizer that adds up the processor time spent in it."""
 
-    def __init__(self, inner: Recognizer) -> None:
+    def __init__(self, inner: Recognizer, keep_audio: bool = False) -> None:
         self.inner = inner
         self.name = inner.name
         self.cpu = 0.0
+        self.decisions: list[Any] = []
+        """Every decision the inner recognizer made (asr_whisper keeps only its latest)."""
+        self._seen: set[int] = set()
+        self.audio: list[bytes] | None = [] if keep_audio else None
+        """What the recognizer heard, after the echo guard (``--raw``)."""
 
     def accept(self, pcm: bytes) -> list[Heard]:
         """Feed the inner recognizer, timed."""
+        if self.audio is not None:
+            self.audio.append(pcm)
         began = time.thread_time()
         try:
             return self.inner.accept(pcm)
         finally:
             self.cpu += time.thread_time() - began
+            self._keep_decisions()
+
+    def _keep_decisions(self) -> None:
+        # The objects stay referenced in self.decisions, so their ids are never reused.
+        for decision in getattr(self.inner, "decisions", ()):
+            if id(decision) not in self._seen:
+                self._seen.add(id(decision))
+                self.decisions.append(decision)
 
     def flush(self) -> list[Heard]:
         """End of stream."""
@@ -329,6 +346,10 @@ class Run:
     wall: float
     doubts: list[str] = field(default_factory=list)
     """The fast pains the pain check doubted, and what became of them."""
+    decisions: list[Any] = field(default_factory=list)
+    """Every segment decision of asr_whisper, oldest first."""
+    audio: bytes = b""
+    """What the recognizer heard, 16 kHz int16 (only with ``keep_audio``)."""
 
 
 def build(
@@ -360,6 +381,7 @@ def listen(
     grammar: Grammar,
     fast_pain: str = "quiet",
     overrides: dict[str, dict[str, Any]] | None = None,
+    keep_audio: bool = False,
 ) -> Run:
     """Stream ``mic`` through Listener(EchoGuard -> recognizer -> is_own_speech);
     ``overrides`` change ``EchoSettings`` ("echo") and ``WhisperSettings`` ("whisper")."""
@@ -368,7 +390,7 @@ def listen(
     source = NarrationSource(_pcm(mic), utterances, log)
     settings = EchoSettings(**o.get("echo", {}))
     guard = JudgingGuard(log.slice, RATE, source.spoken, grammar, settings=settings)
-    recognizer = Timed(build(engine, grammar, fast_pain, o.get("whisper")))
+    recognizer = Timed(build(engine, grammar, fast_pain, o.get("whisper")), keep_audio)
     delivered: list[tuple[Heard, float]] = []
     began = time.perf_counter()
     listener = speech.listen_to(
@@ -391,6 +413,8 @@ def listen(
             f"{d.heard.start:.1f} s {d.heard.text!r} ({d.score:.2f}): {d.outcome}"
             for d in getattr(recognizer.inner, "doubts", [])
         ],
+        recognizer.decisions,
+        b"".join(recognizer.audio or ()),
     )
 
 
@@ -491,6 +515,30 @@ def _costs(run: Run, seconds: float) -> dict[str, Any]:
     }
 
 
+def write_raw(path: Path, alone: Run, with_user: Run, clips: list[UserClip]) -> None:
+    """Both runs' decisions and commands, the user's clips, and the audio heard with them."""
+
+    def run(r: Run) -> dict[str, Any]:
+        return {
+            "decisions": [asdict(d) for d in r.decisions],
+            "heard": [asdict(h) for h in r.heard],
+            "ignored": [asdict(h) for h in r.ignored],
+            "doubts": r.doubts,
+        }
+
+    raw = {
+        "clips": [asdict(c) for c in clips],
+        "alone": run(alone),
+        "with_user": run(with_user),
+    }
+    path.write_text(json.dumps(raw, indent=1))
+    with wave.open(str(path.with_suffix(".wav")), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(with_user.audio)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -514,6 +562,12 @@ def main() -> None:
         help='settings to change, JSON: {"echo": {"pain_evidence": 0.3}, "whisper": {...}}',
     )
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        help="write every decision, command and user clip of both runs to this JSON file, "
+        "and what the recognizer heard with the user beside it (FILE.wav)",
+    )
     args = parser.parse_args()
     if args.engine not in ("pocketsphinx", "whisper", "pocketsphinx+whisper"):
         parser.error(
@@ -529,7 +583,11 @@ def main() -> None:
     fast = args.fast_pain
     alone = listen(mic, utterances, args.engine, grammar, fast, args.overrides)
     clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
-    with_user = listen(mic, utterances, args.engine, grammar, fast, args.overrides)
+    with_user = listen(
+        mic, utterances, args.engine, grammar, fast, args.overrides, args.raw is not None
+    )
+    if args.raw is not None:
+        write_raw(args.raw, alone, with_user, clips)
     report = {
         "label": args.label,
         "engine": args.engine,
