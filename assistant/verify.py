@@ -248,18 +248,26 @@ class WhisperTranscriber:
         return best
 
     def _step_after(self, written: list[int], encoded: Any) -> npt.NDArray[np.float64]:
-        """The log probabilities of the token whisper would write after ``written``."""
+        """The log probabilities of the token whisper would write after ``written``.
+
+        CTranslate2 counts ``max_length`` differently with and without a prompt before the
+        start of the text: one step more than the prefix is enough with a prompt, but
+        without one the prefix itself was cut short (an IndexError here with four tokens
+        written); so it asks for one more step, and for more when that fell short."""
         prefix = [*self._prompt_tokens, *written]
-        more = self._model.model.generate(
-            encoded,
-            [prefix],
-            beam_size=1,
-            max_length=len(prefix) + 1,
-            return_logits_vocab=True,
-            suppress_blank=False,  # else the end of text is barred as at a first step
-        )[0]
-        # The logits returned start with those of the written tokens after the prompt.
-        return _log_softmax(more.logits[0][len(written)])
+        for extra in (1, 1 + len(written)):
+            more = self._model.model.generate(
+                encoded,
+                [prefix],
+                beam_size=1,
+                max_length=len(prefix) + extra,
+                return_logits_vocab=True,
+                suppress_blank=False,  # else the end of text is barred as at a first step
+            )[0]
+            # The logits returned start with those of the written tokens after the prompt.
+            if len(more.logits[0]) > len(written):
+                return _log_softmax(more.logits[0][len(written)])
+        raise RuntimeError(f"whisper decoded no step after {len(written)} tokens")
 
 
 def _log_softmax(logits: Any) -> npt.NDArray[np.float64]:
