@@ -15,8 +15,12 @@ Two runs: the narration alone (every command acted on is a false accept), and th
 with a user on the floor, two and a half metres away, saying a "pain" phrase every
 ``--user-every`` seconds of the coach's speech and whenever the coach itself says "pain".
 The session is not driven by what is heard (it would end at the first pain): the whole
-narration plays in both runs. Prints JSON: false accepts per hour of narration, pain
-recall during the coach's speech, what the echo guard refused, CPU.
+narration plays in both runs. Then the same pains (text, voice, room and level) are said
+with no coach, each alone in the room's noise, to a recognizer built the same way: what
+that hears is the most the echo handling could let through. Prints JSON: false accepts
+per hour of narration, pain recall during the coach's speech and without it, what the echo
+guard refused, CPU; ``--raw FILE`` also writes every decision of both runs and the audio
+the recognizer heard beside the user.
 
     .venv/bin/python scripts/bench_echo.py [--engine pocketsphinx] [--seconds 60]
 """
@@ -56,6 +60,8 @@ WORDS_PER_MINUTE = 160.0
 ROUTINES = ("strong_back", "spine")
 PAIN_TEXTS = ("pain", "i'm in pain", "it hurts", "ouch that hurts", "my back hurts")
 USER_VOICES = (speech.PIPER, speech.KLATT_US, speech.F2_US_FAST_HIGH)
+WITHOUT_GAP = 4.0
+"""Seconds between the user's pains said without the coach (``without_the_coach``)."""
 Floats = npt.NDArray[np.float32]
 
 
@@ -234,6 +240,36 @@ def add_user(
         mic[start : start + part.size] += part
         clips.append(UserClip(text, voice.label, at, at + dry.size / SAMPLE_RATE, own))
     return clips
+
+
+def without_the_coach(
+    plan: list[tuple[float, bool]],
+    sir_db: float,
+    engine: str,
+    grammar: Grammar,
+    fast_pain: str,
+    overrides: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The same pains (text, voice, room, level) said with no coach talking: each alone in
+    the room's noise, ``WITHOUT_GAP`` seconds apart, straight into a recognizer built as
+    for the runs. What it hears is the most the echo handling could let through."""
+    seconds = WITHOUT_GAP * (len(plan) + 1)
+    mic = np.zeros(round(seconds * SAMPLE_RATE))
+    noise = speech.noise("pink", seconds, seed=99)[: mic.size]
+    mic += noise * 32768 * 10 ** (-55 / 20)
+    spaced = [(WITHOUT_GAP * (number + 0.5), own) for number, (_, own) in enumerate(plan)]
+    clips = add_user(mic, spaced, sir_db)
+    recognizer = build(engine, grammar, fast_pain, overrides.get("whisper"))
+    heard: list[Heard] = []
+    for chunk in speech.chunks(_pcm(mic), 0.1):
+        heard += recognizer.accept(chunk)
+    heard += recognizer.flush()
+    hits = [any(h.command == "pain" and _near(h, c) for h in heard) for c in clips]
+    return {
+        "pain_recall": benchlib.ratio(sum(hits), len(hits)),
+        "missed": [f"{c.voice} {c.text!r}" for hit, c in zip(hits, clips, strict=True) if not hit],
+        "other_commands": _heard([h for h in heard if h.command != "pain"]),
+    }
 
 
 # --- listening ------------------------------------------------------------------------------------
@@ -582,7 +618,8 @@ def main() -> None:
     mic = echo_path(utterances, seconds, args.delay)
     fast = args.fast_pain
     alone = listen(mic, utterances, args.engine, grammar, fast, args.overrides)
-    clips = add_user(mic, plan_user(utterances, args.user_every), args.sir_db)
+    plan = plan_user(utterances, args.user_every)
+    clips = add_user(mic, plan, args.sir_db)
     with_user = listen(
         mic, utterances, args.engine, grammar, fast, args.overrides, args.raw is not None
     )
@@ -603,6 +640,9 @@ def main() -> None:
         "user_sir_db": args.sir_db,
         "narration_alone": report_alone(alone, seconds, speech_seconds),
         "with_user_saying_pain": report_user(with_user, clips, seconds),
+        "the_same_pains_without_the_coach": without_the_coach(
+            plan, args.sir_db, args.engine, grammar, fast, args.overrides
+        ),
         "wall_seconds": round(time.perf_counter() - began, 1),
         "peak_rss_mb": benchlib.peak_rss_mb(),
         "machine": machine,
