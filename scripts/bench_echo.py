@@ -559,6 +559,10 @@ def write_raw(path: Path, alone: Run, with_user: Run, clips: list[UserClip]) -> 
             "decisions": [asdict(d) for d in r.decisions],
             "heard": [asdict(h) for h in r.heard],
             "ignored": [asdict(h) for h in r.ignored],
+            "judged": [
+                {**asdict(h), "other_speech_seconds": other, "own": own}
+                for h, other, own in r.judged
+            ],
             "doubts": r.doubts,
         }
 
