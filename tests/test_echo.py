@@ -29,7 +29,7 @@ from pulse import PulseAudio, pulse_audio
 from assistant import phrases
 from assistant.asr_pocketsphinx import PocketsphinxRecognizer
 from assistant.audio_out import DeviceOutput, ReferenceLog, resample
-from assistant.echo import EchoGuard, EchoSettings, _Nlms, _Resampler
+from assistant.echo import EchoGuard, EchoSettings, _Nlms, _Resampler, _Suppressor
 from assistant.grammar import default_grammar_path, load_grammar
 from assistant.listener import Listener
 from assistant.mic import Microphone
@@ -312,6 +312,38 @@ def test_the_filter_finds_the_delay_and_cancels_a_linear_echo() -> None:
     print(f"REPORT white-noise echo 120 ms: delay {nlms.delay / 16:.0f} ms, ERLE {erle:.1f} dB")
     assert 0.09 * SAMPLE_RATE < nlms.delay <= 0.12 * SAMPLE_RATE
     assert erle > 25
+
+
+def _suppress(
+    suppressor: _Suppressor, out: Floats, echo: Floats, echoing: bool, near: bool = False
+) -> Floats:
+    frames = range(0, out.size, 160)
+    done = [suppressor.frame(out[i : i + 160], echo[i : i + 160], near, echoing) for i in frames]
+    return np.concatenate(done)
+
+
+def test_the_suppressor_passes_audio_unchanged_without_the_coachs_echo() -> None:
+    sound = np.random.default_rng(5).standard_normal(SAMPLE_RATE) * 3000.0
+    out = _suppress(_Suppressor(EchoSettings(suppress=1.5)), sound, sound * 0.5, echoing=False)
+    assert np.max(np.abs(out[160:] - sound[:-160])) < 1e-6  # 10 ms late, and nothing else
+
+
+def test_the_suppressor_cuts_the_residual_echo_and_keeps_other_speech() -> None:
+    rng = np.random.default_rng(6)
+    estimate = rng.standard_normal(3 * SAMPLE_RATE) * 3000.0
+    residual = np.tanh(estimate / 3000.0) * 600.0  # what the filter could not predict
+    suppressor = _Suppressor(EchoSettings(suppress=1.5))
+    learn = slice(0, 2 * SAMPLE_RATE)
+    _suppress(suppressor, residual[learn], estimate[learn], echoing=True)
+    last = slice(2 * SAMPLE_RATE, None)
+    user = rng.standard_normal(SAMPLE_RATE) * 6000.0  # 20 dB over the residual
+    left = _suppress(suppressor, residual[last], estimate[last], echoing=True)
+    kept = _suppress(suppressor, residual[last] + user, estimate[last], echoing=True, near=True)
+    cut = 10 * np.log10(np.sum(residual[last] ** 2) / np.sum(left[320:] ** 2))
+    lost = 10 * np.log10(np.sum(user**2) / np.sum(kept[320:] ** 2))
+    print(f"REPORT suppressor: residual echo cut by {cut:.1f} dB, speech over it {lost:.1f} dB")
+    assert cut > 10
+    assert lost < 1.5
 
 
 def test_settings_are_checked() -> None:
