@@ -60,6 +60,10 @@ WORDS_PER_MINUTE = 160.0
 ROUTINES = ("strong_back", "spine")
 PAIN_TEXTS = ("pain", "i'm in pain", "it hurts", "ouch that hurts", "my back hurts")
 USER_VOICES = (speech.PIPER, speech.KLATT_US, speech.F2_US_FAST_HIGH)
+ECHO_DBFS = -22.0
+"""Speech level of the coach's echo at the microphone (RMS)."""
+ROOM_NOISE_DBFS = -55.0
+"""Level of the room's pink noise at the microphone."""
 WITHOUT_GAP = 4.0
 """Seconds between the user's pains said without the coach (``without_the_coach``)."""
 Floats = npt.NDArray[np.float32]
@@ -181,7 +185,7 @@ def echo_path(utterances: list[Utterance], seconds: float, delay: float) -> npt.
         played = resample(sentence.audio, RATE, SAMPLE_RATE).astype(np.float64)
         echo = benchlib.reverberate(np.tanh(2.0 * played) / 2.0, response)
         if gain is None:  # the first sentence sets the level: all are peak-normalised alike
-            gain = 32768 * 10 ** (-22 / 20) / speech.active_rms(_pcm(echo * 32768)) * 32768
+            gain = 32768 * 10 ** (ECHO_DBFS / 20) / speech.active_rms(_pcm(echo * 32768)) * 32768
         start = round(sentence.start * SAMPLE_RATE)
         part = echo[: max(0, mic.size - start)] * gain
         mic[start : start + part.size] += part
@@ -189,7 +193,7 @@ def echo_path(utterances: list[Utterance], seconds: float, delay: float) -> npt.
     for number, first in enumerate(range(0, mic.size, block)):
         size = min(block, mic.size - first)
         noise = speech.noise("pink", size / SAMPLE_RATE, seed=number)[:size]
-        mic[first : first + size] += noise * 32768 * 10 ** (-55 / 20)
+        mic[first : first + size] += noise * 32768 * 10 ** (ROOM_NOISE_DBFS / 20)
     return mic
 
 
@@ -227,7 +231,7 @@ def add_user(
     mic: npt.NDArray[np.float64], plan: list[tuple[float, bool]], sir_db: float
 ) -> list[UserClip]:
     """Add the user's "pain" phrases (through the room, from the floor) to ``mic``."""
-    level = 32768 * 10 ** ((-22 + sir_db) / 20)
+    level = 32768 * 10 ** ((ECHO_DBFS + sir_db) / 20)
     clips: list[UserClip] = []
     for number, (at, own) in enumerate(plan):
         text = PAIN_TEXTS[number % len(PAIN_TEXTS)]
@@ -256,7 +260,7 @@ def without_the_coach(
     seconds = WITHOUT_GAP * (len(plan) + 1)
     mic = np.zeros(round(seconds * SAMPLE_RATE))
     noise = speech.noise("pink", seconds, seed=99)[: mic.size]
-    mic += noise * 32768 * 10 ** (-55 / 20)
+    mic += noise * 32768 * 10 ** (ROOM_NOISE_DBFS / 20)
     spaced = [(WITHOUT_GAP * (number + 0.5), own) for number, (_, own) in enumerate(plan)]
     clips = add_user(mic, spaced, sir_db)
     recognizer = build(engine, grammar, fast_pain, overrides.get("whisper"))
@@ -640,7 +644,7 @@ def main() -> None:
         "coach_speech_seconds": round(speech_seconds, 1),
         "utterances": len(utterances),
         "echo_delay_seconds": args.delay,
-        "echo_level_dbfs": -22.0,
+        "echo_level_dbfs": ECHO_DBFS,
         "user_sir_db": args.sir_db,
         "narration_alone": report_alone(alone, seconds, speech_seconds),
         "with_user_saying_pain": report_user(with_user, clips, seconds),
